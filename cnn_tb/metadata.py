@@ -46,7 +46,11 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
 ``cnn_tb/probes`` (blob sequence, N blobs, same step as ``cnn_tb/run``):
     blob ``i`` is the PNG of probe ``i`` as the model sees it (uint8).
 
-``cnn_tb/epoch`` (tensor, string scalar, JSON, every logged step)::
+``cnn_tb/epoch`` (tensor, string scalar, JSON, every logged step). It is
+    written LAST for its step, after that step's activations and kernels, and
+    the writer is flushed after it: a reader treats a step as complete only
+    when its ``cnn_tb/epoch`` record exists, so it never shows a half-written
+    epoch::
 
         {"version": 1, "step": int, "epochs_completed": int,
          "wall_time": float, "logs": {metric: float},
