@@ -1,0 +1,5 @@
+import sys
+
+from cnn_tb.cli import main
+
+sys.exit(main())
