@@ -503,7 +503,8 @@ class LayerLogger:
                 metadata.create_summary_metadata(metadata.KERNELS_TAG, _STEP_NOTE),
             )
         )
-        nonfinite = any(s["nonfinite"] for s in stats.values()) or any(
+        bad_weights = [name for name, k in kernel_canon.items() if not np.all(np.isfinite(k))]
+        nonfinite = bool(bad_weights) or any(s["nonfinite"] for s in stats.values()) or any(
             c is not None and not np.isfinite(c) for c in kernel_change.values()
         )
         record = {
@@ -516,6 +517,7 @@ class LayerLogger:
             "kernel_change": {k: flow_records.finite_or_none(v) for k, v in kernel_change.items()},
             "predictions": flow_records.predictions(result.probs, result.pred, self.probes.labels),
             "nonfinite": bool(nonfinite),
+            "nonfinite_weights": bad_weights,
         }
         values.append(  # LAST: marks the step complete
             event_writer.tensor_value(

@@ -61,7 +61,8 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
          "predictions": [{"pred": int, "true": int | null, "confidence": float,
                           "probs": [float] | null,   # null when > 100 classes
                           "top": [[class, prob], ...]}],
-         "nonfinite": bool}
+         "nonfinite": bool,            # any NaN/Inf activation or kernel
+         "nonfinite_weights": [layer]}  # conv layers with NaN/Inf kernels
 
 ``cnn_tb/activations`` (blob sequence, N blobs per logged step): blob ``i`` is
     the *pack* (below) of probe ``i``. For every logged layer it holds::

@@ -863,5 +863,5 @@ def encode_jpeg(image, quality: int = 90) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="JPEG", quality=quality)
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="JPEG", quality=quality, subsampling=0)
     return buf.getvalue()
