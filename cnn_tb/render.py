@@ -507,6 +507,17 @@ def upsample(heat, shape: Sequence[int]) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+def _channel_maps(act, max_channels) -> np.ndarray:
+    """The first ``max_channels`` channels of ``act`` [h, w, c] as maps [c, h, w]."""
+    arr = _as_float(act, "act", ndim=3)
+    c = arr.shape[2]
+    if arr.size == 0:
+        raise ValueError(f"act must have non-zero sizes, got shape {arr.shape}")
+    if max_channels is not None:
+        c = min(c, _check_int(max_channels, "max_channels", 1))
+    return np.moveaxis(arr[:, :, :c], -1, 0)
+
+
 def feature_map_grid(
     act,
     max_channels: Optional[int] = None,
@@ -534,13 +545,8 @@ def feature_map_grid(
     Raises:
         ValueError: For a wrongly shaped or non-numeric ``act`` or bad arguments.
     """
-    arr = _as_float(act, "act", ndim=3)
-    h, w, c = arr.shape
-    if arr.size == 0:
-        raise ValueError(f"act must have non-zero sizes, got shape {arr.shape}")
-    if max_channels is not None:
-        c = min(c, _check_int(max_channels, "max_channels", 1))
-    maps = np.moveaxis(arr[:, :, :c], -1, 0)
+    maps = _channel_maps(act, max_channels)
+    h, w = maps.shape[1:]
     colours = apply_colormap(normalize(maps, mode="per_map"), cmap)
     factor = auto_scale(h, w, min_tile)
     return tile(_repeat_axes(colours, factor, 1), cols=cols, pad=1, pad_value=_WHITE)
@@ -826,13 +832,8 @@ def feature_map_grid_indexed(
         ``(indices, palette)``: uint8 [H, W] and uint8 [256, 3]; the RGB image
         is ``palette[indices]``.
     """
-    arr = _as_float(act, "act", ndim=3)
-    h, w, c = arr.shape
-    if arr.size == 0:
-        raise ValueError(f"act must have non-zero sizes, got shape {arr.shape}")
-    if max_channels is not None:
-        c = min(c, _check_int(max_channels, "max_channels", 1))
-    maps = np.moveaxis(arr[:, :, :c], -1, 0)
+    maps = _channel_maps(act, max_channels)
+    h, w = maps.shape[1:]
     idx = np.rint(normalize(maps, mode="per_map") * 254.0).astype(np.uint8)
     factor = auto_scale(h, w, min_tile)
     return tile(_repeat_axes(idx, factor, 1), cols=cols, pad=1, pad_value=255), _palette_lut(cmap)
