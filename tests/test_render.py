@@ -638,3 +638,32 @@ def test_no_figures_are_drawn():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False False"
+
+
+def test_indexed_grid_matches_rgb_grid_and_keeps_white_separators():
+    ramp = np.linspace(0.0, 1.0, 8 * 8 * 5, dtype=np.float32).reshape(8, 8, 5)
+    idx, pal = render.feature_map_grid_indexed(ramp, min_tile=8)
+    rgb = render.feature_map_grid(ramp, min_tile=8)
+    assert idx.shape == rgb.shape[:2]
+    assert (pal[idx][idx == 255] == 255).all() and (idx[0, :] == 255).all()
+    lut = render.colormap_lut("viridis")
+    # palette colours are the colormap at 255 levels: at most one LUT step from the RGB grid
+    step = np.abs(np.diff(lut.astype(int), axis=0)).max()
+    assert np.abs(pal[idx].astype(int) - rgb.astype(int)).max() <= step
+    png = render.encode_png_indexed(idx, pal)
+    from PIL import Image
+    import io
+
+    img = Image.open(io.BytesIO(png))
+    assert img.mode == "P"
+    np.testing.assert_array_equal(np.asarray(img.convert("RGB")), pal[idx])
+
+
+def test_encode_jpeg_round_trips_closely():
+    from PIL import Image
+    import io
+
+    img = render.overlay(np.full((32, 32, 3), 90, np.uint8), np.outer(np.arange(8), np.arange(8)).astype(float))
+    back = np.asarray(Image.open(io.BytesIO(render.encode_jpeg(img))).convert("RGB")).astype(int)
+    assert back.shape == img.shape
+    assert np.abs(back - img).mean() < 3.0
