@@ -128,9 +128,23 @@ def scalar_value(tag, value, description=None):
 
 
 def histogram_value(tag, data, buckets=30, description=None):
-    from tensorboard.plugins.histogram import summary_v2
+    """A Histograms-dashboard value: ``buckets`` equal-width buckets over ``data``.
 
-    return summary_v2.histogram_pb(tag, data, buckets=buckets, description=description).value[0]
+    Same layout as ``tf.summary.histogram`` (a [k, 3] tensor of left edge,
+    right edge, count), computed with one ``np.histogram`` call.
+    """
+    from tensorboard.plugins.histogram import metadata as hist_metadata
+
+    data = np.asarray(data, dtype=np.float64).ravel()
+    lo, hi = float(data.min()), float(data.max())
+    if lo == hi:
+        edges = np.array([lo - 0.5, hi + 0.5])
+        counts = np.array([float(data.size)])
+    else:
+        counts, edges = np.histogram(data, bins=buckets, range=(lo, hi))
+    tensor = np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+    meta = hist_metadata.create_summary_metadata(display_name=tag, description=description or "")
+    return tensor_value(tag, tensor, meta)
 
 
 def text_value(tag, text, description=None):

@@ -316,7 +316,8 @@ def encode_pack(arrays, level=6):
         )
         chunks.append(data)
         offset += len(data)
-    header = encode_json({"arrays": entries})
+    # lo/hi are finite by construction (see quantize): plain JSON is enough
+    header = json.dumps({"arrays": entries}, separators=(",", ":")).encode()
     raw = b"".join([_MAGIC, struct.pack("<I", len(header)), header] + chunks)
     return zlib.compress(raw, level)
 

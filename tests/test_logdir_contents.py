@@ -112,3 +112,15 @@ def test_bytes_per_epoch_within_budget(demo_run):
         for pack in packs:
             raw = sum(arr.nbytes for arr, _ in pack.values())
             assert raw <= 64 * 1024
+
+
+def test_activation_histogram_counts_every_value(logdir, demo_run):
+    model, probes = demo_run["model"], demo_run["probes"]
+    probs = model.predict(probes.images, verbose=0)
+    hist = logdir.tensors(RUN, "activation_histograms/predictions", "histograms")[2]
+    assert hist.shape == (30, 3)
+    assert hist[:, 2].sum() == probs.size
+    assert hist[0, 0] == pytest.approx(probs.min(), rel=1e-5) and hist[-1, 1] == pytest.approx(probs.max(), rel=1e-5)
+    top = int(np.argmax(hist[:, 2]))
+    inside = np.sum((probs >= hist[top, 0]) & (probs <= hist[top, 1]))
+    assert abs(inside - hist[top, 2]) <= 1
