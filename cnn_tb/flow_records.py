@@ -8,12 +8,18 @@ average-pooled, so every epoch stores the same channels at the same size and
 epochs stay comparable:
 
 1. every map layer keeps at most ``max_channels`` channels, every vector
-   layer at most ``max_units`` units (the first ones);
-2. the channel-mean / channel-max / Grad-CAM maps are pooled to at most
-   ``summary_size`` pixels a side;
-3. while the total is over budget, the layer with the most bytes gives way:
-   first its channel count halves (down to ``min_channels``), then its maps
-   are pooled by 2 (down to 4 pixels a side), then channels halve down to 1.
+   layer at most ``max_units`` units (the first ones); the channel-mean /
+   channel-max / Grad-CAM maps are pooled to at most ``SUMMARY_SIZE`` pixels
+   a side;
+2. while the total is over budget, the biggest array that can still shrink
+   gives way by one step: a layer's channel maps halve their channel count
+   (down to ``MIN_CHANNELS``), then pool by 2 (down to 4 pixels a side), then
+   halve channels down to none (only the summary maps stay); summary maps
+   pool by 2 (down to 4 pixels a side); vectors halve (down to 16 units).
+
+So the budget holds for any input size, and for any number of layers while
+``layers x (summary maps at 4x4 + 16 units)`` fits (about 1,000 map layers at
+the default budget); beyond that :func:`plan_budget` raises.
 """
 
 import math
@@ -26,53 +32,90 @@ from cnn_tb.model_graph import MAP, VECTOR
 DEFAULT_BUDGET_BYTES = 64 * 1024
 MIN_CHANNELS = 16
 SUMMARY_SIZE = 64
+_MIN_SIDE = 4
+_MIN_UNITS = 16
 
 
 def _pooled(n, p):
     return -(-n // p)
 
 
+class BudgetError(ValueError):
+    """The layers cannot fit the byte budget even at their smallest."""
+
+
 def plan_budget(selected, budget_bytes=DEFAULT_BUDGET_BYTES, max_channels=32, max_units=1024, gradcam_layers=()):
-    """Per-layer storage plan ``{name: {"channels", "pool", "summary_pool", "units"}}``."""
-    plan = {}
-    fixed = 0
+    """Per-layer storage plan ``{name: {"channels", "pool", "summary_pool"} | {"units"}}``.
+
+    Raises:
+        BudgetError: even the smallest storage of every layer exceeds ``budget_bytes``.
+    """
+    plan, shapes, n_summary = {}, {}, {}
     for info in selected:
         if info.kind == MAP:
             h, w, c = info.output_shape
             sp = 1
             while max(_pooled(h, sp), _pooled(w, sp)) > SUMMARY_SIZE:
                 sp *= 2
-            n_summary = 2 + (2 if info.name in gradcam_layers else 0)
-            fixed += n_summary * _pooled(h, sp) * _pooled(w, sp)
+            shapes[info.name] = (h, w, c)
+            n_summary[info.name] = 2 + (2 if info.name in gradcam_layers else 0)
             plan[info.name] = {"channels": min(c, max_channels), "pool": 1, "summary_pool": sp}
         elif info.kind == VECTOR:
-            units = min(info.output_shape[0], max_units)
-            fixed += units
-            plan[info.name] = {"units": units}
+            plan[info.name] = {"units": min(info.output_shape[0], max_units)}
 
-    def map_bytes(name):
-        info = by_name[name]
-        h, w, _ = info.output_shape
+    def sizes(name):
+        """(bytes of the channel maps, bytes of the summary maps, bytes of a vector)."""
         p = plan[name]
-        return _pooled(h, p["pool"]) * _pooled(w, p["pool"]) * p["channels"]
+        if "units" in p:
+            return 0, 0, p["units"]
+        h, w, _ = shapes[name]
+        maps = _pooled(h, p["pool"]) * _pooled(w, p["pool"]) * p["channels"]
+        summary = n_summary[name] * _pooled(h, p["summary_pool"]) * _pooled(w, p["summary_pool"])
+        return maps, summary, 0
 
-    by_name = {i.name: i for i in selected if i.kind == MAP}
-    total = fixed + sum(map_bytes(n) for n in by_name)
-    stuck = set()
-    while total > budget_bytes and len(stuck) < len(by_name):
-        name = max((n for n in by_name if n not in stuck), key=map_bytes)
+    def shrink(name, part):
+        """Shrink one part of a layer by one step; False when it cannot."""
         p = plan[name]
-        h, w, _ = by_name[name].output_shape
-        before = map_bytes(name)
+        if part == "vector":
+            if p["units"] <= _MIN_UNITS:
+                return False
+            p["units"] = max(_MIN_UNITS, p["units"] // 2)
+            return True
+        h, w, _ = shapes[name]
+        if part == "summary":
+            if min(_pooled(h, p["summary_pool"]), _pooled(w, p["summary_pool"])) <= _MIN_SIDE:
+                return False
+            p["summary_pool"] *= 2
+            return True
         if p["channels"] > MIN_CHANNELS:
             p["channels"] = max(MIN_CHANNELS, p["channels"] // 2)
-        elif min(_pooled(h, p["pool"]), _pooled(w, p["pool"])) > 4:
+        elif p["channels"] and min(_pooled(h, p["pool"]), _pooled(w, p["pool"])) > _MIN_SIDE:
             p["pool"] *= 2
-        elif p["channels"] > 1:
+        elif p["channels"]:
             p["channels"] //= 2
         else:
-            stuck.add(name)
-        total += map_bytes(name) - before
+            return False
+        return True
+
+    total = sum(sum(sizes(n)) for n in plan)
+    stuck = set()
+    while total > budget_bytes:
+        parts = [
+            (size, name, part)
+            for name in plan
+            for size, part in zip(sizes(name), ("maps", "summary", "vector"))
+            if size and (name, part) not in stuck
+        ]
+        if not parts:
+            raise BudgetError(
+                f"{len(plan)} logged layers need at least {total} bytes per probe, more than "
+                f"budget_bytes={budget_bytes}. Log fewer layers (`layers=`) or raise `budget_bytes`."
+            )
+        _, name, part = max(parts)
+        before = sum(sizes(name))
+        if not shrink(name, part):
+            stuck.add((name, part))
+        total += sum(sizes(name)) - before
     return plan
 
 
@@ -112,22 +155,23 @@ def activation_pack(layer_acts, plan, gradcam=None, gradcam_true=None, level=1):
                 m = avg_pool(reduce(act, axis=-1), summary_pool)
                 q, lo, hi, bad = metadata.quantize(m)
                 arrays.append((f"{name}/{kind}", q, lo, hi, {"nonfinite": bad, "pool": summary_pool}))
-            maps = avg_pool(act[:, :, : p["channels"]], p["pool"])
-            q, lo, hi, bad = metadata.quantize(maps, axis=-1)
-            arrays.append(
-                (
-                    f"{name}/maps",
-                    q,
-                    lo,
-                    hi,
-                    {
-                        "channels": list(range(p["channels"])),
-                        "full_shape": [h, w, c],
-                        "pool": p["pool"],
-                        "nonfinite": bad,
-                    },
+            if p["channels"]:  # 0 when the budget leaves room for the summary maps only
+                maps = avg_pool(act[:, :, : p["channels"]], p["pool"])
+                q, lo, hi, bad = metadata.quantize(maps, axis=-1)
+                arrays.append(
+                    (
+                        f"{name}/maps",
+                        q,
+                        lo,
+                        hi,
+                        {
+                            "channels": list(range(p["channels"])),
+                            "full_shape": [h, w, c],
+                            "pool": p["pool"],
+                            "nonfinite": bad,
+                        },
+                    )
                 )
-            )
             for key, cams in (("gradcam", gradcam), ("gradcam_true", gradcam_true)):
                 if name in cams:
                     cam = avg_pool(np.asarray(cams[name], np.float32), summary_pool)

@@ -79,7 +79,9 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
     ``maps`` keeps the channels listed in the array's ``meta["channels"]``,
     ``meta["full_shape"]`` is the layer's real [H, W, C]. When the budget
     (``settings.budget_bytes`` in ``cnn_tb/run``) forces it, maps are
-    average-pooled spatially (``meta["pool"]`` = factor). Non-finite input
+    average-pooled spatially (``meta["pool"]`` = factor), and a layer of a very
+    deep model may have no ``maps`` array at all (its ``mean``/``max`` stay;
+    see :mod:`cnn_tb.flow_records` for the order in which things shrink). Non-finite input
     values are stored as ``lo`` and counted in ``meta["nonfinite"]``.
 
 ``cnn_tb/kernels`` (blob sequence, 1 blob per logged step): a pack with
