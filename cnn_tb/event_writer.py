@@ -91,6 +91,18 @@ def acquire(run_dir):
         return entry[0]
 
 
+def discard(writer):
+    """Forget a broken writer (for every user) and close it, ignoring errors."""
+    with _lock:
+        for key, entry in list(_shared.items()):
+            if entry[0] is writer:
+                del _shared[key]
+    try:
+        writer.close()
+    except Exception:  # noqa: BLE001 - it is broken already
+        pass
+
+
 def release(writer):
     """Drop one reference; the file is closed when the last user releases it."""
     with _lock:

@@ -322,8 +322,15 @@ class LayerLogger:
 
         if self._writer is None:
             self._writer = event_writer.acquire(self.run_dir)
-        self._writer.write(step, values)
-        self._writer.flush()
+        try:
+            self._writer.write(step, values)
+            self._writer.flush()
+        except Exception:
+            # A full disk or a vanished directory: drop this file (what was
+            # flushed before stays readable) and start a new one next step.
+            writer, self._writer = self._writer, None
+            event_writer.discard(writer)
+            raise
         timings["writing"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
         self.last_timings = timings
