@@ -384,8 +384,11 @@ class LayerLogger:
                 values.append(
                     _image(f"{tags['feature_maps']}/{name}", pngs, shape, f"one image per probe, first {self.max_channels} channels")
                 )
+            images = self.probes.uint8_images
             strips = [
-                render.channel_mean_strip([acts[name][i].mean(axis=-1) for name in map_names], cmap=self.cmap)
+                render.channel_mean_strip(
+                    [acts[name][i].mean(axis=-1) for name in map_names], cmap=self.cmap, image=images[i]
+                )
                 for i in range(n_img)
             ]
             values.append(
@@ -393,7 +396,7 @@ class LayerLogger:
                     tags["channel_mean"],
                     [render.encode_png(s) for s in strips],
                     strips[0].shape,
-                    "channel-mean map of each layer, left to right: " + ", ".join(map_names),
+                    "the probe, then the channel-mean map of each layer, left to right: " + ", ".join(map_names),
                 )
             )
         if "heatmaps" in self.kinds:

@@ -552,7 +552,9 @@ def feature_map_grid(
     return tile(_repeat_axes(colours, factor, 1), cols=cols, pad=1, pad_value=_WHITE)
 
 
-def channel_mean_strip(maps: Iterable, height: int = 64, pad: int = 2, cmap: str = "viridis") -> np.ndarray:
+def channel_mean_strip(
+    maps: Iterable, height: int = 64, pad: int = 2, cmap: str = "viridis", image=None
+) -> np.ndarray:
     """Puts one small map per layer side by side, all ``height`` pixels tall.
 
     Each map is min-max normalised on its own, nearest-neighbour resized to
@@ -566,9 +568,11 @@ def channel_mean_strip(maps: Iterable, height: int = 64, pad: int = 2, cmap: str
         height: Height of every map in the strip, >= 1.
         pad: White separator width, >= 0.
         cmap: matplotlib colormap name.
+        image: optional uint8 image [h, w, 1 or 3] (the probe) shown first,
+            nearest-resized to ``height`` like the maps.
 
     Returns:
-        uint8 image [height + 2 * pad, sum(widths) + (len(maps) + 1) * pad, 3].
+        uint8 image [height + 2 * pad, sum(widths) + (panels + 1) * pad, 3].
 
     Raises:
         ValueError: For an empty sequence, a map that is not 2-D and non-empty,
@@ -582,12 +586,16 @@ def channel_mean_strip(maps: Iterable, height: int = 64, pad: int = 2, cmap: str
     height = _check_int(height, "height", 1)
     pad = _check_int(pad, "pad", 0)
     lut = colormap_lut(cmap)
-    panels = [_strip_panel(m, i, height) for i, m in enumerate(maps)]
+    panels = [np.take(lut, _strip_panel(m, i, height), axis=0) for i, m in enumerate(maps)]
+    if image is not None:
+        img = _as_rgb_image(image)
+        new_w = max(1, round(img.shape[1] * height / img.shape[0]))
+        panels.insert(0, _nearest_resize(img, height, new_w))
     width = sum(p.shape[1] for p in panels) + (len(panels) + 1) * pad
     out = np.full((height + 2 * pad, width, 3), _WHITE, np.uint8)
     x = pad
     for panel in panels:
-        out[pad : pad + height, x : x + panel.shape[1]] = np.take(lut, panel, axis=0)
+        out[pad : pad + height, x : x + panel.shape[1]] = panel
         x += panel.shape[1] + pad
     return out
 

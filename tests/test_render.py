@@ -667,3 +667,14 @@ def test_encode_jpeg_round_trips_closely():
     back = np.asarray(Image.open(io.BytesIO(render.encode_jpeg(img))).convert("RGB")).astype(int)
     assert back.shape == img.shape
     assert np.abs(back - img).mean() < 3.0
+
+
+def test_channel_mean_strip_starts_with_the_probe_image():
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[:, :4] = [255, 0, 0]
+    strip = render.channel_mean_strip([np.eye(4)], height=16, pad=2, image=img)
+    assert strip.shape == (20, 2 + 16 + 2 + 16 + 2, 3)
+    assert (strip[2:18, 2:10] == [255, 0, 0]).all() and (strip[2:18, 10:18] == 0).all()
+    lut = render.colormap_lut("viridis")
+    assert (strip[2, 20] == lut[255]).all()  # the eye map's diagonal, after the probe
+    assert (strip[:, 18:20] == 255).all()
