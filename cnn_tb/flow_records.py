@@ -23,6 +23,7 @@ the default budget); beyond that :func:`plan_budget` raises.
 """
 
 import math
+import warnings
 
 import numpy as np
 
@@ -119,69 +120,115 @@ def plan_budget(selected, budget_bytes=DEFAULT_BUDGET_BYTES, max_channels=32, ma
     return plan
 
 
-def avg_pool(x, p):
-    """Average-pool the first two axes of ``x`` by ``p`` (edges padded)."""
+def avg_pool(x, p, first_axis=0):
+    """Average-pool axes ``first_axis`` and ``first_axis + 1`` of ``x`` by ``p`` (edges padded)."""
     if p == 1:
         return x
-    h, w = x.shape[:2]
+    f = first_axis
+    h, w = x.shape[f : f + 2]
     ph, pw = _pooled(h, p) * p, _pooled(w, p) * p
     if (ph, pw) != (h, w):
-        pad = [(0, ph - h), (0, pw - w)] + [(0, 0)] * (x.ndim - 2)
+        pad = [(0, 0)] * f + [(0, ph - h), (0, pw - w)] + [(0, 0)] * (x.ndim - f - 2)
         x = np.pad(x, pad, mode="edge")
-    shape = (ph // p, p, pw // p, p) + x.shape[2:]
-    return x.reshape(shape).mean(axis=(1, 3))
+    shape = x.shape[:f] + (ph // p, p, pw // p, p) + x.shape[f + 2 :]
+    return x.reshape(shape).mean(axis=(f + 1, f + 3))
+
+
+def quantize_rows(x, per_channel=False):
+    """:func:`cnn_tb.metadata.quantize` applied to each entry of the first axis.
+
+    Args:
+        x: float array ``[N, ...]`` (one entry per probe).
+        per_channel: one lo/hi per entry of the last axis, too.
+
+    Returns:
+        ``(q, lo, hi, nonfinite)``: uint8 ``[N, ...]``; lo and hi ``[N]`` or
+        ``[N, C]``; non-finite counts ``[N]``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = x.shape[0]
+    axes = tuple(range(1, x.ndim - 1)) if per_channel else tuple(range(1, x.ndim))
+    finite = np.isfinite(x)
+    bad = (~finite).reshape(n, -1).sum(axis=1)
+    if bad.any():
+        xf = np.where(finite, x, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+            lo = np.nanmin(xf, axis=axes, keepdims=True)
+            hi = np.nanmax(xf, axis=axes, keepdims=True)
+    else:
+        lo = x.min(axis=axes, keepdims=True)
+        hi = x.max(axis=axes, keepdims=True)
+    lo = np.where(np.isfinite(lo), lo, 0.0).astype(np.float32)
+    hi = np.where(np.isfinite(hi), hi, lo).astype(np.float32)
+    span = hi - lo
+    scale = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)
+    q = (x - lo) * scale + np.float32(0.5)
+    if bad.any():
+        q = np.where(finite, q, 0.0)
+    q = np.clip(q, 0, 255).astype(np.uint8)
+    shape = (n, x.shape[-1]) if per_channel else (n,)
+    return q, lo.reshape(shape), hi.reshape(shape), bad.astype(np.int64)
+
+
+def activation_packs(layer_acts, plan, gradcam=None, gradcam_true=None, level=1):
+    """The compressed packs of all probes, one per probe.
+
+    Args:
+        layer_acts: ``{layer: array [N, h, w, c] or [N, d]}``.
+        plan: from :func:`plan_budget`.
+        gradcam: ``{layer: [N, h, w]}`` maps in [0, 1] (predicted class).
+        gradcam_true: ``({layer: [N, h, w]}, mask)``: true-class maps, stored
+            for probe ``i`` only where ``mask[i]`` (misclassified probes).
+
+    Returns:
+        list of N bytes objects.
+    """
+    gradcam = gradcam or {}
+    true_maps, true_mask = gradcam_true if gradcam_true else ({}, None)
+    per_probe = None
+    for name, act in layer_acts.items():
+        n = act.shape[0]
+        if per_probe is None:
+            per_probe = [[] for _ in range(n)]
+        p = plan[name]
+        if act.ndim == 4:
+            h, w, c = act.shape[1:]
+            sp = p["summary_pool"]
+            for kind, reduce in (("mean", np.mean), ("max", np.max)):
+                q, lo, hi, bad = quantize_rows(avg_pool(reduce(act, axis=-1), sp, first_axis=1))
+                for i in range(n):
+                    per_probe[i].append((f"{name}/{kind}", q[i], float(lo[i]), float(hi[i]), {"nonfinite": int(bad[i]), "pool": sp}))
+            if p["channels"]:  # 0 when the budget leaves room for the summary maps only
+                q, lo, hi, bad = quantize_rows(avg_pool(act[..., : p["channels"]], p["pool"], first_axis=1), per_channel=True)
+                meta = {"channels": list(range(p["channels"])), "full_shape": [h, w, c], "pool": p["pool"]}
+                for i in range(n):
+                    per_probe[i].append(
+                        (f"{name}/maps", q[i], lo[i].tolist(), hi[i].tolist(), dict(meta, nonfinite=int(bad[i])))
+                    )
+            for key, cams, mask in (("gradcam", gradcam, None), ("gradcam_true", true_maps, true_mask)):
+                if name in cams:
+                    cam = avg_pool(np.asarray(cams[name], np.float32), sp, first_axis=1)
+                    q = np.clip(np.rint(np.nan_to_num(cam) * 255.0), 0, 255).astype(np.uint8)
+                    for i in range(n):
+                        if mask is None or mask[i]:
+                            per_probe[i].append((f"{name}/{key}", q[i], 0.0, 1.0, {"pool": sp}))
+        else:
+            flat = act.reshape(act.shape[0], -1)
+            q, lo, hi, bad = quantize_rows(flat[:, : p["units"]])
+            for i in range(n):
+                per_probe[i].append(
+                    (f"{name}/vector", q[i], float(lo[i]), float(hi[i]), {"full_shape": [int(flat.shape[1])], "nonfinite": int(bad[i])})
+                )
+    return [metadata.encode_pack(arrays, level=level) for arrays in (per_probe or [])]
 
 
 def activation_pack(layer_acts, plan, gradcam=None, gradcam_true=None, level=1):
-    """The compressed pack of ONE probe.
-
-    Args:
-        layer_acts: ``{layer: array}`` for this probe (``[h, w, c]`` or ``[d]``).
-        plan: from :func:`plan_budget`.
-        gradcam / gradcam_true: ``{layer: [h, w]}`` maps in [0, 1] for this probe.
-
-    Returns:
-        bytes.
-    """
-    gradcam = gradcam or {}
-    gradcam_true = gradcam_true or {}
-    arrays = []
-    for name, act in layer_acts.items():
-        p = plan[name]
-        if act.ndim == 3:
-            h, w, c = act.shape
-            summary_pool = p["summary_pool"]
-            for kind, reduce in (("mean", np.mean), ("max", np.max)):
-                m = avg_pool(reduce(act, axis=-1), summary_pool)
-                q, lo, hi, bad = metadata.quantize(m)
-                arrays.append((f"{name}/{kind}", q, lo, hi, {"nonfinite": bad, "pool": summary_pool}))
-            if p["channels"]:  # 0 when the budget leaves room for the summary maps only
-                maps = avg_pool(act[:, :, : p["channels"]], p["pool"])
-                q, lo, hi, bad = metadata.quantize(maps, axis=-1)
-                arrays.append(
-                    (
-                        f"{name}/maps",
-                        q,
-                        lo,
-                        hi,
-                        {
-                            "channels": list(range(p["channels"])),
-                            "full_shape": [h, w, c],
-                            "pool": p["pool"],
-                            "nonfinite": bad,
-                        },
-                    )
-                )
-            for key, cams in (("gradcam", gradcam), ("gradcam_true", gradcam_true)):
-                if name in cams:
-                    cam = avg_pool(np.asarray(cams[name], np.float32), summary_pool)
-                    q = np.clip(np.rint(np.nan_to_num(cam) * 255.0), 0, 255).astype(np.uint8)
-                    arrays.append((f"{name}/{key}", q, 0.0, 1.0, {"pool": summary_pool}))
-        else:
-            vec = act.reshape(-1)
-            q, lo, hi, bad = metadata.quantize(vec[: p["units"]])
-            arrays.append((f"{name}/vector", q, lo, hi, {"full_shape": [int(vec.size)], "nonfinite": bad}))
-    return metadata.encode_pack(arrays, level=level)
+    """The compressed pack of ONE probe (``{layer: [h, w, c] or [d]}``)."""
+    batch = {k: np.asarray(v)[np.newaxis] for k, v in layer_acts.items()}
+    cams = {k: np.asarray(v)[np.newaxis] for k, v in (gradcam or {}).items()}
+    cams_true = {k: np.asarray(v)[np.newaxis] for k, v in (gradcam_true or {}).items()}
+    return activation_packs(batch, plan, cams, (cams_true, [bool(cams_true)]), level=level)[0]
 
 
 def kernels_pack(canonical_kernels, layer_classes, max_out=32, max_in=16, level=1):

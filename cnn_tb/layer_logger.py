@@ -489,15 +489,12 @@ class LayerLogger:
                 )
             )
             self._run_written = True
-        n = len(self.probes)
-        packs = []
-        for i in range(n):
-            acts = {name: a[i] for name, a in result.activations.items()}
-            cams = {name: c[i] for name, c in result.gradcam.items()}
-            cams_true = {}
-            if result.gradcam_true and self.probes.labels is not None and self.probes.labels[i] != result.pred[i]:
-                cams_true = {name: c[i] for name, c in result.gradcam_true.items()}
-            packs.append(flow_records.activation_pack(acts, self.plan, cams, cams_true))
+        mask = None
+        if result.gradcam_true and self.probes.labels is not None:
+            mask = self.probes.labels != result.pred
+        packs = flow_records.activation_packs(
+            result.activations, self.plan, result.gradcam, (result.gradcam_true, mask) if mask is not None else None
+        )
         values.append(
             event_writer.tensor_value(
                 metadata.ACTIVATIONS_TAG,
