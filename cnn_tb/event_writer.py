@@ -46,7 +46,9 @@ class EventWriter:
         with _lock:
             _uid[0] += 1
             uid = _uid[0]
-        name = "events.out.tfevents.%010d.%s.%d.%d.cnn_tb" % (
+        # The uid is zero-padded: TensorBoard reads the files of a run in name
+        # order, and a later file of this process must never sort first.
+        name = "events.out.tfevents.%010d.%s.%d.%06d.cnn_tb" % (
             time.time(),
             socket.gethostname(),
             os.getpid(),
