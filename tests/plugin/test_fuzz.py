@@ -1,0 +1,71 @@
+"""Property-based tests over every route's query parameters: 200 or 4xx with a
+message, never a 500 or a stack trace."""
+
+import urllib.parse
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fixture_writer
+
+P = "/data/plugin/cnn_tb"
+ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels"]
+PARAMS = ["run", "probe", "step", "layer", "kinds"]
+
+VALUES = st.one_of(
+    st.text(max_size=30),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from([
+        "hostile/cnn_tb", "corrupt/cnn_tb", "interrupted/cnn_tb", "future_epoch/cnn_tb",
+        "foreign/cnn_tb", "../../etc/passwd", "..%2f..%2f", "-1", "0", "1", "2", "1e9", "NaN",
+        "conv1", fixture_writer.HOSTILE, "maps,mean", "maps,,", "", " ", "\u202e", "💥", "0x10",
+    ]),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=200),
+)
+
+QUERY = st.lists(st.tuples(st.one_of(st.sampled_from(PARAMS), st.text(max_size=8)), VALUES), max_size=6)
+
+SETTINGS = settings(max_examples=120, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def check(response):
+    assert response.status_code in (200, 400, 404), (response.status_code, response.data[:200])
+    if response.status_code != 200:
+        text = response.data.decode("utf-8")
+        assert response.headers["Content-Type"].startswith("text/plain")
+        assert text and "Traceback" not in text
+
+
+@SETTINGS
+@given(route=st.sampled_from(ROUTES), query=QUERY)
+def test_random_queries_never_fail(synthetic_client, route, query):
+    qs = urllib.parse.urlencode(query)
+    check(synthetic_client.get(f"{P}/{route}?{qs}"))
+
+
+@SETTINGS
+@given(
+    route=st.sampled_from(["probe", "activations", "kernels"]),
+    run=st.sampled_from(["hostile/cnn_tb", "corrupt/cnn_tb", "interrupted/cnn_tb", "future_epoch/cnn_tb"]),
+    probe=st.integers(min_value=-5, max_value=10**13),
+    step=st.integers(min_value=-(10**13), max_value=10**13),
+    layer=st.one_of(st.none(), st.sampled_from(["conv1", "add", "dense", fixture_writer.HOSTILE, "x"])),
+)
+def test_well_formed_queries_give_200_or_404(synthetic_client, route, run, probe, step, layer):
+    params = {"run": run, "probe": probe, "step": step}
+    if layer is not None:
+        params["layer"] = layer
+    check(synthetic_client.get(f"{P}/{route}?{urllib.parse.urlencode(params)}"))
+
+
+@SETTINGS
+@given(path=st.lists(st.sampled_from(list("./%2fe\\:abcindexjs_-~") + ["..", "%2e", "%00", "index.js", "style.css"]),
+                     max_size=12).map("".join))
+def test_random_static_paths_are_404_or_allowed(synthetic_client, path):
+    from cnn_tb.plugin.plugin import STATIC_FILES
+
+    r = synthetic_client.get(f"{P}/static/{path}")
+    check(r)
+    if r.status_code == 200:
+        assert urllib.parse.unquote(path) in STATIC_FILES or path in STATIC_FILES
