@@ -356,13 +356,18 @@ class LayerLogger:
         if "kernels" in self.kinds:
             for name, k in kernel_canon.items():
                 rgb = k.shape[2] == 3 and _is_first_conv(self, name)
-                img = render.kernel_grid(k, rgb=rgb, cmap=self.kernel_cmap)
+                if rgb:
+                    img = render.kernel_grid(k, rgb=True)
+                    png = render.encode_png(img)
+                else:
+                    img, pal = render.kernel_grid_indexed(k, cmap=self.kernel_cmap)
+                    png = render.encode_png_indexed(img, pal)
                 desc = (
                     "RGB filters (mid-grey = 0)"
                     if rgb
                     else "rows: output filters, columns: input channels; red > 0 > blue"
                 )
-                values.append(_image(f"{tags['kernels']}/{name}", [render.encode_png(img)], img.shape, desc))
+                values.append(_image(f"{tags['kernels']}/{name}", [png], img.shape, desc))
         if result is None:
             return values
         n_img = self._image_probe_count()

@@ -678,11 +678,40 @@ def kernel_grid(
             raise ValueError(f"rgb=True needs a kernel with c_in == 3, got shape {arr.shape}")
         tiles = _rgb_filter_tiles(arr[..., :max_out])
         return tile(_repeat_axes(tiles, factor, 1), pad=1, pad_value=_WHITE)
+    x01 = _kernel_tiles01(arr, max_in, max_out)
+    tiles = apply_colormap(x01, cmap)
+    return tile(_repeat_axes(tiles, factor, 1), cols=min(c_in, max_in), pad=1, pad_value=_KERNEL_GRID_PAD)
+
+
+def _kernel_tiles01(arr: np.ndarray, max_in: int, max_out: int) -> np.ndarray:
+    """Kernel slices [out * in, kh, kw] in [0, 1]: 0.5 + w / (2 max|w|), one scale per layer."""
+    kh, kw = arr.shape[:2]
     kept = arr[:, :, :max_in, :max_out]
     a = float(np.abs(kept).max())
     x01 = 0.5 + kept / (2 * a) if a > 0 else np.full(kept.shape, 0.5, np.float32)
-    tiles = apply_colormap(x01.transpose(3, 2, 0, 1).reshape(-1, kh, kw), cmap)
-    return tile(_repeat_axes(tiles, factor, 1), cols=kept.shape[2], pad=1, pad_value=_KERNEL_GRID_PAD)
+    return x01.transpose(3, 2, 0, 1).reshape(-1, kh, kw)
+
+
+def kernel_grid_indexed(
+    kernel, max_out: int = 32, max_in: int = 16, cmap: str = "RdBu_r", min_tile: int = 12
+) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`kernel_grid` (non-RGB) as palette indices, for compact PNGs.
+
+    Returns:
+        ``(indices, palette)``: uint8 [H, W] and [256, 3]; indices 0..254 are
+        the diverging colormap (127 = zero weight), 255 the grey separator.
+    """
+    arr = _finite_or_zero(_as_float(kernel, "kernel", ndim=4))
+    if arr.size == 0:
+        raise ValueError(f"kernel must have non-zero sizes, got shape {arr.shape}")
+    kh, kw, c_in, _ = arr.shape
+    max_out = _check_int(max_out, "max_out", 1)
+    max_in = _check_int(max_in, "max_in", 1)
+    idx = np.rint(_kernel_tiles01(arr, max_in, max_out) * 254.0).astype(np.uint8)
+    pal = _palette_lut(cmap).copy()
+    pal[255] = _KERNEL_GRID_PAD
+    factor = auto_scale(kh, kw, min_tile)
+    return tile(_repeat_axes(idx, factor, 1), cols=min(c_in, max_in), pad=1, pad_value=255), pal
 
 
 def _rgb_filter_tiles(kernel: np.ndarray) -> np.ndarray:

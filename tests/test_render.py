@@ -678,3 +678,14 @@ def test_channel_mean_strip_starts_with_the_probe_image():
     lut = render.colormap_lut("viridis")
     assert (strip[2, 20] == lut[255]).all()  # the eye map's diagonal, after the probe
     assert (strip[:, 18:20] == 255).all()
+
+
+def test_indexed_kernel_grid_equals_rgb_kernel_grid():
+    k = np.random.default_rng(1).normal(size=(3, 3, 5, 7)).astype(np.float32)
+    idx, pal = render.kernel_grid_indexed(k, max_in=4)
+    rgb = render.kernel_grid(k, max_in=4)
+    assert idx.shape == rgb.shape[:2]
+    lut = render.colormap_lut("RdBu_r")
+    step = np.abs(np.diff(lut.astype(int), axis=0)).max()
+    assert np.abs(pal[idx].astype(int) - rgb.astype(int)).max() <= step
+    assert (pal[idx][0] == 128).all()  # grey separators
