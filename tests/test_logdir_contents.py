@@ -124,3 +124,13 @@ def test_activation_histogram_counts_every_value(logdir, demo_run):
     top = int(np.argmax(hist[:, 2]))
     inside = np.sum((probs >= hist[top, 0]) & (probs <= hist[top, 1]))
     assert abs(inside - hist[top, 2]) <= 1
+
+
+def test_images_dashboard_gets_the_first_image_probes(logdir, tmp_path, demo_run):
+    assert [len(v) for v in logdir.images(RUN, "feature_maps/conv1").values()] == [2, 2, 2, 2]
+    import cnn_tb
+
+    logger = cnn_tb.LayerLogger(str(tmp_path), demo_run["probes"], image_probes=None).attach(demo_run["model"])
+    assert logger.log(0)
+    logger.close()
+    assert len(LogDir(str(tmp_path)).images(RUN, "heatmaps/gradcam/conv1")[0]) == len(demo_run["probes"])
