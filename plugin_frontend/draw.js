@@ -212,6 +212,11 @@ export function drawKernelGrid(canvas, entry, cols, cmap = "diverging", zoom = 1
   return { rows, cols, zoom };
 }
 
+/** Columns of the kernel grid for `cout` filters: about twice as wide as tall, at most 16. */
+export function kernelColumns(cout) {
+  return Math.min(16, Math.ceil(Math.sqrt(cout * 2)));
+}
+
 /** A small trend line of `values` (nulls skipped), marking index `current`. */
 export function drawSparkline(canvas, values, current, width = 140, height = 28, color = "#f57c00") {
   const dpr = window.devicePixelRatio || 1;

@@ -54,6 +54,11 @@ export function pct(v) {
   return `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
 }
 
+/** A confidence as a whole percentage ("87%"), "" when there is none. */
+export function confText(conf) {
+  return conf !== null ? `${Math.round(conf * 100)}%` : "";
+}
+
 /** Empty-state panel telling how to log flow records. */
 export function emptyState(title, detail) {
   const code = [

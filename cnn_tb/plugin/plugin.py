@@ -25,6 +25,16 @@ logger = logging.getLogger("cnn_tb.plugin")
 # The frontend files served under /static/; nothing else is ever read.
 STATIC_FILES = {
     "index.js": "text/javascript",
+    "app.js": "text/javascript",
+    "run_loader.js": "text/javascript",
+    "toolbar.js": "text/javascript",
+    "epoch_player.js": "text/javascript",
+    "probe_strip.js": "text/javascript",
+    "flow_view.js": "text/javascript",
+    "skip_arcs.js": "text/javascript",
+    "detail_panel.js": "text/javascript",
+    "compare_view.js": "text/javascript",
+    "filters_view.js": "text/javascript",
     "model.js": "text/javascript",
     "views.js": "text/javascript",
     "draw.js": "text/javascript",
