@@ -6,6 +6,7 @@ backward pass when Grad-CAM is on) and turns it into every requested kind of
 summary, written as one event and flushed.
 """
 
+import concurrent.futures
 import json
 import os
 import time
@@ -29,6 +30,7 @@ _STEP_NOTE = (
 )
 _MAX_FAILURES = 3
 _AFFINE_PER_CHANNEL = ("BatchNormalization",)
+_HISTOGRAM_VALUES = 16384  # values per layer behind each activation histogram
 
 
 def _check_positive_int(name, value, allow_none=False):
@@ -306,21 +308,26 @@ class LayerLogger:
         t2 = time.perf_counter()
         timings["kernels"] = t2 - t1
 
+        # Pictures are rendered and encoded on a second thread while this one
+        # computes statistics and packs the flow records: training is paused
+        # during the callback, and numpy, zlib and Pillow release the GIL.
+        pictures = _pool().submit(_timed, self._images, result, kernel_canon)
+
         stats = {}
         if result is not None and self.kinds & {"stats", "flow"}:
             stats = {name: layer_stats(a) for name, a in result.activations.items()}
         t3 = time.perf_counter()
         timings["statistics"] = t3 - t2
 
-        values += self._images(result, kernel_canon)
-        t4 = time.perf_counter()
-        timings["rendering"] = t4 - t3
-
         values += self._scalars(result, stats, kernel_change)
         if "flow" in self.kinds:
             values += self._flow(step, result, stats, kernel_canon, kernel_change, logs)
+        t4 = time.perf_counter()
+        timings["encoding"] = t4 - t3
+        image_values, timings["rendering"] = pictures.result()
+        values = image_values + values  # the epoch record stays last
         t5 = time.perf_counter()
-        timings["encoding"] = t5 - t4
+        timings["waiting_for_rendering"] = t5 - t4
 
         if self._writer is None:
             self._writer = event_writer.acquire(self.run_dir)
@@ -448,9 +455,9 @@ class LayerLogger:
             if self.histograms:
                 for name, a in result.activations.items():
                     flat = a.ravel()
+                    if flat.size > _HISTOGRAM_VALUES:  # evenly strided sample
+                        flat = flat[:: flat.size // _HISTOGRAM_VALUES + 1]
                     flat = flat[np.isfinite(flat)]
-                    if flat.size > 65536:
-                        flat = flat[:: flat.size // 65536 + 1]
                     if flat.size:
                         values.append(event_writer.histogram_value(f"{tags['activation_hist']}/{name}", flat))
         if "kernels" in self.kinds:
@@ -618,6 +625,22 @@ def _float(v):
     except (TypeError, ValueError):
         return None
     return f if np.isfinite(f) else None
+
+
+_executor = []
+
+
+def _pool():
+    """One worker thread, shared by every logger in the process, started lazily."""
+    if not _executor:
+        _executor.append(concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn_tb"))
+    return _executor[0]
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
 
 
 _loggers = weakref.WeakKeyDictionary()
