@@ -1,0 +1,116 @@
+"""Item 5: epoch slider to all layer canvases redrawn, in headless Chromium.
+
+The page (``plugin_frontend/index.js``) exposes ``#cnn-tb[data-render-count]``
+(bumped after every completed render, i.e. after every layer canvas of the
+view is drawn) and ``window.cnnTbApp.timings`` (``{step, ms, cause}``, where
+``cause == "step"`` is measured from the epoch change to the end of that
+render). Each measured step, run INSIDE the plugin iframe:
+
+1. ``t0 = performance.now()``; set the slider's value and dispatch its
+   ``input`` event (what a drag does);
+2. a ``MutationObserver`` on ``#cnn-tb`` resolves when ``data-render-count``
+   has grown and ``data-state`` is ``ready``: ``redrawn_ms = now - t0``;
+3. one more ``requestAnimationFrame`` (the frame that shows the pixels):
+   ``painted_ms``; and the page's own ``timings`` entry is read back.
+
+Two sequences of 50 steps: "sequential" (slider moved one epoch at a time,
+neighbours prefetched as in normal stepping) and "random jumps" (to epochs
+never shown or prefetched before, so the pack comes from the server; with
+fewer than ~150 epochs some jumps land on cached epochs).
+"""
+
+import random
+
+from common import chromium_path, summary
+
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+STEP_JS = """
+async (target) => {
+  const root = document.querySelector('#cnn-tb');
+  const slider = document.querySelector('.epoch-slider');
+  const n0 = Number(root.dataset.renderCount || 0);
+  const t0 = performance.now();
+  const done = new Promise((resolve) => {
+    const ok = () => Number(root.dataset.renderCount || 0) > n0 && root.dataset.state === 'ready';
+    const obs = new MutationObserver(() => { if (ok()) { obs.disconnect(); resolve(performance.now()); } });
+    obs.observe(root, {attributes: true});
+    if (ok()) { obs.disconnect(); resolve(performance.now()); }
+  });
+  slider.value = String(target);
+  slider.dispatchEvent(new Event('input', {bubbles: true}));
+  const t1 = await done;
+  const t2 = await new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  const t = window.cnnTbApp.timings;
+  const last = t[t.length - 1];
+  const canvases = [...document.querySelectorAll('.main canvas')];
+  return {redrawn_ms: t1 - t0, painted_ms: t2 - t0, hook: last, canvases: canvases.length,
+          step: root.dataset.step};
+}
+"""
+
+
+def _frame(page):
+    for f in page.frames:
+        if "plugin_entry" in f.url:
+            return f
+    return None
+
+
+def measure(tb, n_steps=50, timeout_ms=60000):
+    """Drive the CNN Flow tab of ``tb`` (a running ``common.TensorBoardServer``)."""
+    exe = chromium_path()
+    if exe is None:
+        return {"skipped": "chromium not found on PATH"}
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"skipped": "playwright (python) not installed"}
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 950})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(tb.url + "/#cnn_tb", wait_until="load", timeout=timeout_ms)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('iframe')].some(x => x.contentDocument && "
+                "x.contentDocument.querySelector('#cnn-tb[data-state=ready]'))",
+                timeout=timeout_ms,
+            )
+            frame = _frame(page)
+            n = int(frame.eval_on_selector(".epoch-slider", "s => Number(s.max) + 1"))
+            out["epochs_in_slider"] = n
+            out["layer_canvases"] = frame.evaluate("() => document.querySelectorAll('.main canvas').length")
+            rnd = random.Random(0)
+            # Jumps go to slider positions never shown or prefetched before
+            # (the page prefetches +-2 around the shown epoch): beyond the
+            # sequential range, 3 apart.
+            far = list(range(n_steps + 3, n, 3)) or list(range(n))
+            seqs = {
+                "sequential": [(i % (n - 1)) + 1 for i in range(n_steps)],
+                "random_jumps": rnd.sample(far, min(len(far), n_steps)),
+            }
+            for name, targets in seqs.items():
+                rows = []
+                for t in targets:
+                    r = frame.evaluate(STEP_JS, t)
+                    rows.append(r)
+                    page.wait_for_timeout(30)  # let prefetches start, as between real drags
+                red = [r["redrawn_ms"] for r in rows]
+                painted = [r["painted_ms"] for r in rows]
+                hook = [r["hook"]["ms"] for r in rows if r.get("hook") and r["hook"].get("cause") == "step"]
+                out[name] = {
+                    "redrawn_ms": summary(red),
+                    "painted_ms": summary(painted),
+                    "page_hook_ms": summary(hook),
+                    "canvases_per_view": rows[-1]["canvases"] if rows else None,
+                }
+            out["page_errors"] = errors[:5]
+        finally:
+            browser.close()
+    return out
