@@ -23,11 +23,10 @@ class CaptureResult:
 
 
 def _node(model, layer):
-    graph = model_graph._functional_of(model)
-    for index, node in enumerate(layer._inbound_nodes):
-        if f"{id(layer)}_ib-{index}" in graph._nodes:
-            return node
-    raise ValueError(f"layer {layer.name!r} is not connected in model {model.name!r}")
+    node = model_graph.node_in(model, layer)
+    if node is None:
+        raise ValueError(f"layer {layer.name!r} is not connected in model {model.name!r}")
+    return node
 
 
 def _output_of(model, layer):

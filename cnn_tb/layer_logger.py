@@ -673,6 +673,7 @@ def log_layers(model, probes, log_dir, step, logs=None, **options):
     per_model = _loggers.setdefault(model, {})
     key = (os.fspath(log_dir), id(probes), repr(sorted(options.items())))
     logger = per_model.get(key)
+    # id() of a garbage-collected Probes can be reused by a new one: check identity too.
     if logger is None or logger.probes is not probes and isinstance(probes, Probes):
         logger = LayerLogger(log_dir, probes, **options).attach(model)
         per_model[key] = logger

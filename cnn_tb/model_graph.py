@@ -144,28 +144,24 @@ def _activation_name(layer):
     return str(name)
 
 
-def _inbound(model, layer):
-    """Names of the operations feeding ``layer`` inside ``model``'s graph."""
-    graph = _functional_of(model)
-    names = []
-    for index, node in enumerate(layer._inbound_nodes):
-        key = f"{id(layer)}_ib-{index}"
-        if key not in graph._nodes:
-            continue
-        for t in node.arguments.keras_tensors:
-            op = t._keras_history.operation
-            if op.name not in names:
-                names.append(op.name)
-    return names
-
-
-def _outbound_input(model, layer):
-    """The KerasTensor(s) feeding ``layer`` inside ``model``'s graph."""
+def node_in(model, layer):
+    """The node of ``layer`` that belongs to ``model``'s graph (``None`` if none)."""
     graph = _functional_of(model)
     for index, node in enumerate(layer._inbound_nodes):
         if f"{id(layer)}_ib-{index}" in graph._nodes:
-            return node.arguments.keras_tensors
-    return []
+            return node
+    return None
+
+
+def _inbound(model, layer):
+    """Names of the operations feeding ``layer`` inside ``model``'s graph."""
+    node = node_in(model, layer)
+    names = []
+    for t in node.arguments.keras_tensors if node is not None else []:
+        op = t._keras_history.operation
+        if op.name not in names:
+            names.append(op.name)
+    return names
 
 
 def walk(model, prefix="", parent=None):
@@ -194,8 +190,6 @@ def walk(model, prefix="", parent=None):
             if isinstance(op.output, (list, tuple)):
                 shape = ()
         inbound = [prefix + n for n in _inbound(model, op)] if class_name != "InputLayer" else []
-        if not inbound and parent is not None and class_name == "InputLayer":
-            inbound = []
         kernel = kernels_lib.kernel_shape(op)
         info = LayerInfo(
             name=name,
@@ -313,21 +307,11 @@ def select(infos, layers=None):
     return chosen
 
 
-def warn_unsupported(infos):
-    """Warn once per layer for conv layers whose kernels cannot be drawn."""
-    for info in infos:
-        reason = kernels_lib.unsupported_reason(info.layer)
-        if reason:
-            warnings.warn(f"cnn_tb: kernels of layer {info.name!r} are not drawn: {reason}", stacklevel=3)
-
-
 def output_kind(model):
     """``"softmax"``, ``"sigmoid"`` or ``"logits"``: what the model's output holds."""
     graph = _functional_of(model)
     op = graph.outputs[0]._keras_history.operation
     name = _activation_name(op)
-    if type(op).__name__ == "Activation":
-        name = _activation_name(op)
     if name in ("softmax", "log_softmax"):
         return "softmax" if name == "softmax" else "logits"
     if name == "sigmoid":
