@@ -88,7 +88,14 @@ def test_residual_add_and_concatenate(tmp_path):
 
 def test_nested_model(tmp_path):
     x, y = _data((16, 16, 3))
-    log = _train(nested(), x, y, str(tmp_path))
+    model = nested()
+    log = _train(model, x, y, str(tmp_path))
+    backbone = model.get_layer("backbone")
+    inner = keras.Model(backbone.inputs, backbone.get_layer("inner_conv").output)
+    want = inner.predict(x[:3], verbose=0)
+    pack = log.packs(0)[2]
+    got = metadata.pack_value(pack, "backbone/inner_conv/mean")
+    np.testing.assert_allclose(got, want[2].mean(axis=-1), atol=(np.ptp(want[2].mean(-1)) / 255) * 0.51 + 1e-5)
     layers = {l["name"]: l for l in _run_record(log)["layers"]}
     assert layers["backbone/inner_conv"]["parent"] == "backbone"
     assert layers["head_conv"]["inbound"] == ["backbone"]
