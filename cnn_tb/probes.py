@@ -1,6 +1,8 @@
 """Probe images: the fixed set of images whose journey through the network is
 logged every epoch."""
 
+import functools
+
 import numpy as np
 
 
@@ -52,9 +54,9 @@ class Probes:
         """``(H, W, C)`` of each probe."""
         return tuple(self.images.shape[1:])
 
-    @property
+    @functools.cached_property
     def uint8_images(self):
-        """The probes as uint8 NHWC images, for display."""
+        """The probes as uint8 NHWC images, for display (computed once)."""
         return np.clip(np.rint(self.images * 255.0), 0, 255).astype(np.uint8)
 
     def model_inputs(self):
