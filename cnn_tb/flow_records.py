@@ -23,7 +23,6 @@ the default budget); beyond that :func:`plan_budget` raises.
 """
 
 import math
-import warnings
 
 import numpy as np
 
@@ -134,43 +133,6 @@ def avg_pool(x, p, first_axis=0):
     return x.reshape(shape).mean(axis=(f + 1, f + 3))
 
 
-def quantize_rows(x, per_channel=False):
-    """:func:`cnn_tb.metadata.quantize` applied to each entry of the first axis.
-
-    Args:
-        x: float array ``[N, ...]`` (one entry per probe).
-        per_channel: one lo/hi per entry of the last axis, too.
-
-    Returns:
-        ``(q, lo, hi, nonfinite)``: uint8 ``[N, ...]``; lo and hi ``[N]`` or
-        ``[N, C]``; non-finite counts ``[N]``.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    n = x.shape[0]
-    axes = tuple(range(1, x.ndim - 1)) if per_channel else tuple(range(1, x.ndim))
-    finite = np.isfinite(x)
-    bad = (~finite).reshape(n, -1).sum(axis=1)
-    if bad.any():
-        xf = np.where(finite, x, np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
-            lo = np.nanmin(xf, axis=axes, keepdims=True)
-            hi = np.nanmax(xf, axis=axes, keepdims=True)
-    else:
-        lo = x.min(axis=axes, keepdims=True)
-        hi = x.max(axis=axes, keepdims=True)
-    lo = np.where(np.isfinite(lo), lo, 0.0).astype(np.float32)
-    hi = np.where(np.isfinite(hi), hi, lo).astype(np.float32)
-    span = hi - lo
-    scale = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)
-    q = (x - lo) * scale + np.float32(0.5)
-    if bad.any():
-        q = np.where(finite, q, 0.0)
-    q = np.clip(q, 0, 255).astype(np.uint8)
-    shape = (n, x.shape[-1]) if per_channel else (n,)
-    return q, lo.reshape(shape), hi.reshape(shape), bad.astype(np.int64)
-
-
 def activation_packs(layer_acts, plan, gradcam=None, gradcam_true=None, level=1):
     """The compressed packs of all probes, one per probe.
 
@@ -196,11 +158,11 @@ def activation_packs(layer_acts, plan, gradcam=None, gradcam_true=None, level=1)
             h, w, c = act.shape[1:]
             sp = p["summary_pool"]
             for kind, reduce in (("mean", np.mean), ("max", np.max)):
-                q, lo, hi, bad = quantize_rows(avg_pool(reduce(act, axis=-1), sp, first_axis=1))
+                q, lo, hi, bad = metadata.quantize_rows(avg_pool(reduce(act, axis=-1), sp, first_axis=1))
                 for i in range(n):
                     per_probe[i].append((f"{name}/{kind}", q[i], float(lo[i]), float(hi[i]), {"nonfinite": int(bad[i]), "pool": sp}))
             if p["channels"]:  # 0 when the budget leaves room for the summary maps only
-                q, lo, hi, bad = quantize_rows(avg_pool(act[..., : p["channels"]], p["pool"], first_axis=1), per_channel=True)
+                q, lo, hi, bad = metadata.quantize_rows(avg_pool(act[..., : p["channels"]], p["pool"], first_axis=1), per_channel=True)
                 meta = {"channels": list(range(p["channels"])), "full_shape": [h, w, c], "pool": p["pool"]}
                 for i in range(n):
                     per_probe[i].append(
@@ -215,7 +177,7 @@ def activation_packs(layer_acts, plan, gradcam=None, gradcam_true=None, level=1)
                             per_probe[i].append((f"{name}/{key}", q[i], 0.0, 1.0, {"pool": sp}))
         else:
             flat = act.reshape(act.shape[0], -1)
-            q, lo, hi, bad = quantize_rows(flat[:, : p["units"]])
+            q, lo, hi, bad = metadata.quantize_rows(flat[:, : p["units"]])
             for i in range(n):
                 per_probe[i].append(
                     (f"{name}/vector", q[i], float(lo[i]), float(hi[i]), {"full_shape": [int(flat.shape[1])], "nonfinite": int(bad[i])})

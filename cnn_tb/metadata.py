@@ -107,6 +107,7 @@ with ``entry = {"name", "dtype": "uint8"|"float32", "shape": [..],
 
 import json
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -251,30 +252,49 @@ def quantize(x, axis=None):
         floats), and the count of non-finite values.
     """
     x = np.asarray(x, dtype=np.float32)
-    finite = np.isfinite(x)
-    nonfinite = int(x.size - np.count_nonzero(finite))
-    if nonfinite:
-        x = np.where(finite, x, np.nan)
-        reduce_min, reduce_max = np.nanmin, np.nanmax
-    else:
-        reduce_min, reduce_max = np.min, np.max
     if x.size == 0:
         return np.zeros(x.shape, np.uint8), 0.0, 0.0, 0
-    red_axes = None if axis is None else tuple(range(x.ndim - 1))
-    with np.errstate(all="ignore"):
-        lo = np.asarray(reduce_min(x, axis=red_axes), np.float32)
-        hi = np.asarray(reduce_max(x, axis=red_axes), np.float32)
+    q, lo, hi, bad = quantize_rows(x[np.newaxis], per_channel=axis is not None)
+    if axis is None:
+        return q[0], float(lo[0]), float(hi[0]), int(bad[0])
+    return q[0], lo[0].tolist(), hi[0].tolist(), int(bad[0])
+
+
+def quantize_rows(x, per_channel=False):
+    """:func:`quantize` applied to each entry of the first axis (one probe each).
+
+    Args:
+        x: float array ``[N, ...]`` (one entry per probe).
+        per_channel: one lo/hi per entry of the last axis, too.
+
+    Returns:
+        ``(q, lo, hi, nonfinite)``: uint8 ``[N, ...]``; lo and hi ``[N]`` or
+        ``[N, C]``; non-finite counts ``[N]``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = x.shape[0]
+    axes = tuple(range(1, x.ndim - 1)) if per_channel else tuple(range(1, x.ndim))
+    finite = np.isfinite(x)
+    bad = (~finite).reshape(n, -1).sum(axis=1)
+    if bad.any():
+        xf = np.where(finite, x, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+            lo = np.nanmin(xf, axis=axes, keepdims=True)
+            hi = np.nanmax(xf, axis=axes, keepdims=True)
+    else:
+        lo = x.min(axis=axes, keepdims=True)
+        hi = x.max(axis=axes, keepdims=True)
     lo = np.where(np.isfinite(lo), lo, 0.0).astype(np.float32)
     hi = np.where(np.isfinite(hi), hi, lo).astype(np.float32)
     span = hi - lo
     scale = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0).astype(np.float32)
-    q = (x - lo) * scale + 0.5
-    if nonfinite:
+    q = (x - lo) * scale + np.float32(0.5)
+    if bad.any():
         q = np.where(finite, q, 0.0)
     q = np.clip(q, 0, 255).astype(np.uint8)
-    if axis is None:
-        return q, float(lo), float(hi), nonfinite
-    return q, lo.tolist(), hi.tolist(), nonfinite
+    shape = (n, x.shape[-1]) if per_channel else (n,)
+    return q, lo.reshape(shape), hi.reshape(shape), bad.astype(np.int64)
 
 
 def dequantize(q, lo, hi):
