@@ -487,21 +487,10 @@ class LayerLogger:
     def _flow(self, step, result, stats, kernel_canon, kernel_change, logs):
         values = []
         if not self._run_written:
-            values.append(
-                event_writer.tensor_value(
-                    metadata.RUN_TAG,
-                    np.array(metadata.encode_json(self._run_record()), dtype=object),
-                    metadata.create_summary_metadata(metadata.RUN_TAG, "cnn_tb model graph and probes"),
-                )
-            )
+            record = metadata.encode_json(self._run_record())
+            values.append(_plugin_value(metadata.RUN_TAG, record, "cnn_tb model graph and probes"))
             pngs = [render.encode_png(img) for img in self.probes.uint8_images]
-            values.append(
-                event_writer.tensor_value(
-                    metadata.PROBES_TAG,
-                    np.array(pngs, dtype=object),
-                    metadata.create_summary_metadata(metadata.PROBES_TAG, "cnn_tb probe images"),
-                )
-            )
+            values.append(_plugin_value(metadata.PROBES_TAG, pngs, "cnn_tb probe images"))
             self._run_written = True
         mask = None
         if result.gradcam_true and self.probes.labels is not None:
@@ -509,21 +498,10 @@ class LayerLogger:
         packs = flow_records.activation_packs(
             result.activations, self.plan, result.gradcam, (result.gradcam_true, mask) if mask is not None else None
         )
-        values.append(
-            event_writer.tensor_value(
-                metadata.ACTIVATIONS_TAG,
-                np.array(packs, dtype=object),
-                metadata.create_summary_metadata(metadata.ACTIVATIONS_TAG, _STEP_NOTE),
-            )
-        )
-        classes = {name: self._layer_class(name) for name in kernel_canon}
-        values.append(
-            event_writer.tensor_value(
-                metadata.KERNELS_TAG,
-                np.array([flow_records.kernels_pack(kernel_canon, classes)], dtype=object),
-                metadata.create_summary_metadata(metadata.KERNELS_TAG, _STEP_NOTE),
-            )
-        )
+        values.append(_plugin_value(metadata.ACTIVATIONS_TAG, packs, _STEP_NOTE))
+        classes = {i.name: i.class_name for i in self.kernel_infos}
+        kernels = flow_records.kernels_pack(kernel_canon, classes)
+        values.append(_plugin_value(metadata.KERNELS_TAG, [kernels], _STEP_NOTE))
         bad_weights = [name for name, k in kernel_canon.items() if not np.all(np.isfinite(k))]
         nonfinite = bool(bad_weights) or any(s["nonfinite"] for s in stats.values()) or any(
             c is not None and not np.isfinite(c) for c in kernel_change.values()
@@ -533,27 +511,16 @@ class LayerLogger:
             "step": step,
             "epochs_completed": step + 1,
             "wall_time": time.time(),
-            "logs": {k: _float(v) for k, v in logs.items() if _float(v) is not None},
+            "logs": {k: f for k, f in ((k, _float(v)) for k, v in logs.items()) if f is not None},
             "layers": {name: s for name, s in stats.items()},
             "kernel_change": {k: flow_records.finite_or_none(v) for k, v in kernel_change.items()},
             "predictions": flow_records.predictions(result.probs, result.pred, self.probes.labels),
             "nonfinite": bool(nonfinite),
             "nonfinite_weights": bad_weights,
         }
-        values.append(  # LAST: marks the step complete
-            event_writer.tensor_value(
-                metadata.EPOCH_TAG,
-                np.array(metadata.encode_json(record), dtype=object),
-                metadata.create_summary_metadata(metadata.EPOCH_TAG, _STEP_NOTE),
-            )
-        )
+        # LAST: marks the step complete
+        values.append(_plugin_value(metadata.EPOCH_TAG, metadata.encode_json(record), _STEP_NOTE))
         return values
-
-    def _layer_class(self, name):
-        for info in self.conv_infos:
-            if info.name == name:
-                return info.class_name
-        return None
 
     def _run_record(self):
         from cnn_tb import __version__
@@ -608,6 +575,13 @@ def _is_first_conv(logger, name):
 
 def _rgb(img):
     return np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img[..., :3]
+
+
+def _plugin_value(tag, payloads, description):
+    """A cnn_tb plugin value: ``payloads`` (bytes, or a list of bytes) as a string tensor."""
+    return event_writer.tensor_value(
+        tag, np.array(payloads, dtype=object), metadata.create_summary_metadata(tag, description)
+    )
 
 
 def _image(tag, encoded, shape, description):
