@@ -110,13 +110,10 @@ class Capture:
         self.model = model
         self.selected = list(selected)
         self.root = _Stage(model, self.selected, with_output=True)
-        direct_names = {i.name for i in self.root.direct}
+        direct_names = [i.name for i in self.root.direct]
         self.gradcam_layers = [n for n in gradcam_layers if n in direct_names]
-        n_direct = len(self.root.direct)
-        self._cam_index = [
-            [i.name for i in self.root.direct].index(n) for n in self.gradcam_layers
-        ]
-        self._n_direct = n_direct
+        self._cam_index = [direct_names.index(n) for n in self.gradcam_layers]
+        self._n_direct = len(direct_names)
         self._fn = tf.function(self._forward, reduce_retracing=True)
 
     @property
@@ -174,7 +171,7 @@ class Capture:
         root = self.root
         for info, a in zip(root.direct, acts[: self._n_direct]):
             activations[info.name] = a.numpy()
-        for (child, stage), inp in zip(root.children, acts[self._n_direct :]):
+        for (_, stage), inp in zip(root.children, acts[self._n_direct :]):
             _run_stage(stage, inp, activations)
         final = final.numpy()
         logits = logits.numpy()
@@ -195,7 +192,7 @@ def _run_stage(stage, x, activations):
     n = len(stage.direct)
     for info, a in zip(stage.direct, outs[:n]):
         activations[info.name] = np.asarray(tf.cast(a, tf.float32))
-    for (child, sub), inp in zip(stage.children, outs[n:]):
+    for (_, sub), inp in zip(stage.children, outs[n:]):
         _run_stage(sub, inp, activations)
 
 

@@ -26,7 +26,8 @@ _shared = {}  # run_dir -> [EventWriter, refcount]
 _uid = [0]
 
 
-def _gfile():
+def _tf():
+    """TensorFlow, imported on first write (its file systems and record writer)."""
     import tensorflow as tf
 
     return tf
@@ -41,7 +42,7 @@ class EventWriter:
         self.path = None
 
     def _open(self):
-        tf = _gfile()
+        tf = _tf()
         tf.io.gfile.makedirs(self.run_dir)
         with _lock:
             _uid[0] += 1
