@@ -12,12 +12,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=find_packages(include=["cnn_tb", "cnn_tb.*"]) + ["cnn_tb.plugin_frontend"],
-    package_dir={"cnn_tb.plugin_frontend": "plugin_frontend"},
-    package_data={
-        "cnn_tb.plugin_frontend": ["*.js", "*.css", "*.html"],
-        "cnn_tb.plugin": ["*.md"],
-    },
+    packages=find_packages(include=["cnn_tb", "cnn_tb.*"]),
+    package_data={"cnn_tb.plugin": ["API.md", "static/*.js", "static/*.css", "static/views/*.js"]},
     install_requires=[
         "tensorflow-cpu>=2.16; platform_machine!='arm64' and platform_machine!='aarch64'",
         "tensorflow>=2.16; platform_machine=='arm64' or platform_machine=='aarch64'",
@@ -32,7 +28,7 @@ setup(
         "test": ["pytest", "hypothesis", "playwright", "werkzeug"],
     },
     entry_points={
-        "console_scripts": ["cnn-tb = cnn_tb.cli:main"],
+        "console_scripts": ["cnn-tb = cnn_tb.demo.cli:main"],
         "tensorboard_plugins": ["cnn_tb = cnn_tb.plugin.loader:CnnTbLoader"],
     },
 )

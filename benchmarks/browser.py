@@ -1,6 +1,6 @@
 """Item 5: epoch slider to all layer canvases redrawn, in headless Chromium.
 
-The page (``plugin_frontend/index.js``) exposes ``#cnn-tb[data-render-count]``
+The page (``cnn_tb/plugin/static/index.js``) exposes ``#cnn-tb[data-render-count]``
 (bumped after every completed render, i.e. after every layer canvas of the
 view is drawn) and ``window.cnnTbApp.timings`` (``{step, ms, cause}``, where
 ``cause == "step"`` is measured from the epoch change to the end of that
@@ -61,7 +61,7 @@ def _frame(page):
 
 
 def measure(tb, n_steps=50, timeout_ms=60000):
-    """Drive the CNN Flow tab of ``tb`` (a running ``common.TensorBoardServer``)."""
+    """Drive the CNN Flow tab of ``tb`` (a running ``tests.support.tb_server.TensorBoard``)."""
     exe = chromium_path()
     if exe is None:
         return {"skipped": "chromium not found on PATH"}

@@ -2,7 +2,7 @@
 
 Every record of every event file of a run is parsed as an ``event_pb2.Event``
 (records read with ``tf.data.TFRecordDataset``). Each summary value is charged
-to a kind by its tag (``cnn_tb.metadata.TAGS`` prefixes and plugin tags) at its
+to a kind by its tag (``cnn_tb.contract.tags.TAGS`` prefixes and plugin tags) at its
 serialized size; what is left of the record (TFRecord framing: 16 bytes, the
 event's step and wall time, the value's field header) is charged to
 ``framing``. Record sizes add up exactly to the file sizes.
@@ -14,14 +14,14 @@ _FRAMING = 16  # TFRecord: uint64 length + 2 x uint32 CRC
 
 
 def kind_of(tag):
-    from cnn_tb import metadata
+    from cnn_tb.contract import tags
 
-    t = metadata.TAGS
-    if tag == metadata.ACTIVATIONS_TAG or tag == metadata.EPOCH_TAG:
+    t = tags.TAGS
+    if tag == tags.ACTIVATIONS_TAG or tag == tags.EPOCH_TAG:
         return "flow_records"
-    if tag == metadata.KERNELS_TAG:
+    if tag == tags.KERNELS_TAG:
         return "flow_kernels"
-    if tag in (metadata.RUN_TAG, metadata.PROBES_TAG):
+    if tag in (tags.RUN_TAG, tags.PROBES_TAG):
         return "flow_run_once"
     if tag.startswith(t["feature_maps"] + "/") or tag == t["channel_mean"]:
         return "feature_map_images"

@@ -31,8 +31,8 @@ def main(argv=None):
     import numpy as np
 
     import cnn_tb
-    from cnn_tb.datasets import CLASS_NAMES, make_shapes
-    from cnn_tb.models import compile_for_demo, notebook_cnn
+    from cnn_tb.demo.datasets import CLASS_NAMES, make_shapes
+    from cnn_tb.demo.models import compile_for_demo, notebook_cnn
 
     keras.utils.set_random_seed(0)
     x, y = make_shapes(args.images, seed=0)
@@ -48,14 +48,13 @@ def main(argv=None):
     kernels = [v for v in model.trainable_variables if len(v.shape) > 1]
     prof = cProfile.Profile()
     # cProfile sees one thread only. Work the logger hands to a worker thread
-    # (the Images-dashboard pictures, ``_images``) is profiled there by a
-    # second profiler and merged: the listing then shows CPU time of both
-    # threads, which can exceed the wall time of a log call.
+    # (every kind's ``pictures``: the Images-dashboard pictures) is profiled
+    # there by a second profiler and merged: the listing then shows CPU time of
+    # both threads, which can exceed the wall time of a log call.
     side = cProfile.Profile()
-    if hasattr(logger, "_images"):
-        inner = logger._images
 
-        def images(*a, **kw):
+    def on_worker(inner):
+        def pictures(*a, **kw):
             if threading.current_thread() is threading.main_thread():
                 return inner(*a, **kw)  # already under the main profiler
             side.enable()
@@ -64,7 +63,10 @@ def main(argv=None):
             finally:
                 side.disable()
 
-        logger._images = images
+        return pictures
+
+    for kind in logger._kinds:
+        kind.pictures = on_worker(kind.pictures)
     phases = []
     for step in range(1, args.steps + 1):
         for v in kernels:

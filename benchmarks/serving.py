@@ -7,7 +7,7 @@ every conv/dense kernel gets a small random perturbation between steps so the
 data changes) and reports its own RSS after every step (item 6).
 
 The other functions run in the orchestrator and talk HTTP to a TensorBoard
-subprocess (``common.TensorBoardServer``).
+subprocess (``tests.support.tb_server.TensorBoard``).
 """
 
 import argparse
@@ -37,8 +37,8 @@ def write_main(argv):
     import numpy as np
 
     import cnn_tb
-    from cnn_tb.datasets import CLASS_NAMES, make_shapes
-    from cnn_tb.models import compile_for_demo, notebook_cnn
+    from cnn_tb.demo.datasets import CLASS_NAMES, make_shapes
+    from cnn_tb.demo.models import compile_for_demo, notebook_cnn
 
     keras.utils.set_random_seed(0)
     xp, yp = make_shapes(args.probes, seed=1)
@@ -135,17 +135,19 @@ def serve_and_measure(logdir, load_fast, steps, probes, n_warm, browser_fn=None)
     run = "cnn_tb"
     last = steps[-1]
     res = {"load_fast": load_fast}
-    tb = common.TensorBoardServer(logdir, load_fast=load_fast)
+    tb = common.TensorBoard(logdir, load_fast=load_fast, launcher=True, reload_interval=None)
     try:
-        res["ready_seconds"] = tb.wait_ready()
+        tb.wait_ready(poll=0.05)
+        res["ready_seconds"] = tb.ready_after
         res["plugin_listed"] = bool(tb.listing.get("cnn_tb", {}).get("enabled"))
         first = f"{PREFIX}/activations?run={run}&probe=0&step={steps[0]}"
-        res["first_flow_response_seconds"] = tb.wait_for(first, lambda s, b: s == 200, interval=0.05)
-        res["all_epochs_listed_seconds"] = tb.wait_for(
-            f"{PREFIX}/runs", lambda s, b: s == 200 and f'"last_step": {last}'.encode() in b, interval=0.1)
-        epochs = json.loads(tb.get(f"{PREFIX}/epochs?run={run}")[1])
+        tb.wait_for(first, lambda s, b: s == 200, interval=0.05)
+        res["first_flow_response_seconds"] = tb.satisfied_after
+        tb.wait_for(f"{PREFIX}/runs", lambda s, b: s == 200 and f'"last_step": {last}'.encode() in b, interval=0.1)
+        res["all_epochs_listed_seconds"] = tb.satisfied_after
+        epochs = json.loads(tb.get(f"{PREFIX}/epochs?run={run}")[2])
         res["epochs_served"] = len(epochs.get("steps", []))
-        info = json.loads(tb.get(f"{PREFIX}/run?run={run}")[1])
+        info = json.loads(tb.get(f"{PREFIX}/run?run={run}")[2])
         conv = next(l["name"] for l in info["layers"] if l.get("is_conv"))
         res["routes"] = _routes_latency(tb, run, epochs["steps"], probes, conv, n_warm)
         if browser_fn is not None:
@@ -160,7 +162,7 @@ def serve_and_measure(logdir, load_fast, steps, probes, n_warm, browser_fn=None)
 def startup_times(logdir, rounds, keep_all_variant=False):
     """Item 7: seconds until /data/plugins_listing answers 200, with / without cnn_tb.
 
-    Both variants start the same launcher (``common.TB_LAUNCHER``: the
+    Both variants start the same launcher (``tests.support.tb_server.LAUNCHER``: the
     plugin list of ``tensorboard``'s own ``main``, i.e. the static plugins plus
     the ``tensorboard_plugins`` entry points) with TensorBoard's default loader;
     "without" drops only cnn_tb's entry point. With ``keep_all_variant``, a
@@ -177,9 +179,12 @@ def startup_times(logdir, rounds, keep_all_variant=False):
             order = order[::-1]
         for mode in order:
             extra = ["--samples_per_plugin=cnn_tb=0"] if mode == "without_keep_all" else []
-            tb = common.TensorBoardServer(logdir, load_fast=None, with_cnn_tb=(mode == "with"), extra=extra)
+            tb = common.TensorBoard(
+                logdir, load_fast=None, with_cnn_tb=(mode == "with"), extra=extra, launcher=True, reload_interval=None
+            )
             try:
-                times[mode].append(tb.wait_ready(poll=0.01))
+                tb.wait_ready(poll=0.01)
+                times[mode].append(tb.ready_after)
                 if mode == "with" and not tb.listing.get("cnn_tb"):
                     raise RuntimeError("cnn_tb missing from plugins_listing")
                 if mode != "with" and "cnn_tb" in tb.listing:

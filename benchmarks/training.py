@@ -133,8 +133,8 @@ def main(argv=None):
     import tensorflow as tf
 
     import cnn_tb
-    from cnn_tb.datasets import CLASS_NAMES, make_shapes
-    from cnn_tb.models import compile_for_demo, notebook_cnn
+    from cnn_tb.demo.datasets import CLASS_NAMES, make_shapes
+    from cnn_tb.demo.models import compile_for_demo, notebook_cnn
 
     import disk
 
@@ -184,7 +184,7 @@ def main(argv=None):
         result["hook_totals"] = own_cb.bench_hooks
     if logger is not None:
         result["phases"] = {str(e): t for e, t in clock.after_log}
-        names = [i.name for i in logger.selected]
+        names = [i.name for i in logger.ctx.selected]
         med, times = floor_forward(model, names, logger.probes.model_inputs(), args.floor_repeats)
         result["floor_seconds"] = med
         result["floor_samples"] = times

@@ -1,5 +1,5 @@
 import sys
 
-from cnn_tb.cli import main
+from cnn_tb.demo.cli import main
 
 sys.exit(main())

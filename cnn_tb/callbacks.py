@@ -9,7 +9,9 @@ asynchronous batch dispatch.
 
 import keras
 
-from cnn_tb.layer_logger import ALL_KINDS, LayerLogger, _check_positive_int
+from cnn_tb import _validate
+from cnn_tb.layer_logger import LayerLogger
+from cnn_tb.summaries import ALL_KINDS
 
 
 class _LayerCallback(keras.callbacks.Callback):
@@ -17,10 +19,8 @@ class _LayerCallback(keras.callbacks.Callback):
 
     def __init__(self, log_dir, probes=None, *, every_n_epochs=1, log_untrained=True, **options):
         super().__init__()
-        _check_positive_int("every_n_epochs", every_n_epochs)
-        if not isinstance(log_untrained, bool):
-            raise ValueError(f"`log_untrained` must be True or False. Received: log_untrained={log_untrained!r}")
-        self.every_n_epochs = int(every_n_epochs)
+        self.every_n_epochs = _validate.positive_int("every_n_epochs", every_n_epochs)
+        _validate.boolean("log_untrained", log_untrained)
         self.log_untrained = log_untrained
         self.logger = LayerLogger(log_dir, probes, kinds=self._kinds, **options)
         self._attached_to = None
@@ -76,84 +76,65 @@ _COMMON_ARGS = """
 """
 
 
-class LayerFlow(_LayerCallback):
-    __doc__ = (
-        """Everything cnn_tb logs, from ONE forward (+ one backward) pass per epoch.
+def _documented(summary, example, probes_default=""):
+    """Class decorator: the callback's docstring from its summary, the shared
+    argument list and a pasteable example."""
+
+    def decorate(cls):
+        cls.__doc__ = f"{summary}\n" + _COMMON_ARGS.format(probes_default=probes_default) + (
+            f"\n    Example:\n        >>> {example}\n"
+        )
+        return cls
+
+    return decorate
+
+
+@_documented(
+    """Everything cnn_tb logs, from ONE forward (+ one backward) pass per epoch.
 
     Feature-map grids, channel-mean strips, kernel grids, activation statistics
     and histograms, max-activation and Grad-CAM heatmaps, predictions, and the
-    flow records that the cnn_tb TensorBoard plugin ("CNN Flow" tab) shows.
-"""
-        + _COMMON_ARGS.format(probes_default="")
-        + """
-    Example:
-        >>> probes = cnn_tb.Probes(x_test[:8], labels=y_test[:8], class_names=CLASSES)
+    flow records that the cnn_tb TensorBoard plugin ("CNN Flow" tab) shows.""",
+    """probes = cnn_tb.Probes(x_test[:8], labels=y_test[:8], class_names=CLASSES)
         >>> model.fit(x, y, epochs=20, callbacks=[
         ...     keras.callbacks.TensorBoard(log_dir),
         ...     cnn_tb.LayerFlow(log_dir, probes),
-        ... ])
-"""
-    )
-
+        ... ])""",
+)
+class LayerFlow(_LayerCallback):
     _kinds = ALL_KINDS
 
 
+@_documented(
+    "Feature-map grids (one per layer and probe) and channel-mean strips (Images).",
+    'model.fit(x, y, callbacks=[cnn_tb.FeatureMaps("logs", x_test[:4])])',
+)
 class FeatureMaps(_LayerCallback):
-    __doc__ = (
-        """Feature-map grids (one per layer and probe) and channel-mean strips (Images).
-"""
-        + _COMMON_ARGS.format(probes_default="")
-        + """
-    Example:
-        >>> model.fit(x, y, callbacks=[cnn_tb.FeatureMaps("logs", x_test[:4])])
-"""
-    )
-
     _kinds = ("feature_maps",)
 
 
+@_documented(
+    """Kernel grids of every conv layer (Images) and how much they moved (Scalars).
+
+    Needs no probes and works on subclassed models too.""",
+    'model.fit(x, y, callbacks=[cnn_tb.KernelGrids("logs")])',
+    probes_default=" Not used. Default ``None``.",
+)
 class KernelGrids(_LayerCallback):
-    __doc__ = (
-        """Kernel grids of every conv layer (Images) and how much they moved (Scalars).
-
-    Needs no probes and works on subclassed models too.
-"""
-        + _COMMON_ARGS.format(probes_default=" Not used. Default ``None``.")
-        + """
-    Example:
-        >>> model.fit(x, y, callbacks=[cnn_tb.KernelGrids("logs")])
-"""
-    )
-
     _kinds = ("kernels",)
 
-    def __init__(self, log_dir, probes=None, **kwargs):
-        super().__init__(log_dir, probes, **kwargs)
 
-
+@_documented(
+    "Per-layer activation statistics (Scalars) and histograms (Histograms).",
+    'model.fit(x, y, callbacks=[cnn_tb.ActivationStats("logs", probes)])',
+)
 class ActivationStats(_LayerCallback):
-    __doc__ = (
-        """Per-layer activation statistics (Scalars) and histograms (Histograms).
-"""
-        + _COMMON_ARGS.format(probes_default="")
-        + """
-    Example:
-        >>> model.fit(x, y, callbacks=[cnn_tb.ActivationStats("logs", probes)])
-"""
-    )
-
     _kinds = ("stats",)
 
 
+@_documented(
+    "Max-activation and Grad-CAM heatmaps over each probe (Images).",
+    'model.fit(x, y, callbacks=[cnn_tb.Heatmaps("logs", probes)])',
+)
 class Heatmaps(_LayerCallback):
-    __doc__ = (
-        """Max-activation and Grad-CAM heatmaps over each probe (Images).
-"""
-        + _COMMON_ARGS.format(probes_default="")
-        + """
-    Example:
-        >>> model.fit(x, y, callbacks=[cnn_tb.Heatmaps("logs", probes)])
-"""
-    )
-
     _kinds = ("heatmaps",)

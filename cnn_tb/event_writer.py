@@ -1,7 +1,6 @@
 """Event files for the cnn_tb run, written without running TensorFlow ops.
 
-Summaries are built as protos in Python (TensorBoard's own ``*_pb``
-builders plus ours) and appended to an event file through
+Summaries are built as protos in Python (:mod:`cnn_tb.summaries.values`) and appended to an event file through
 ``tf.io.TFRecordWriter``, whose record framing and CRCs are computed in C++
 and whose paths go through TensorFlow's file systems (``gs://`` and friends).
 All values of one logged step go into ONE event, so a step is written in one
@@ -16,10 +15,7 @@ import socket
 import threading
 import time
 
-import numpy as np
-from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.plugins.image import metadata as image_metadata
-from tensorboard.util import tensor_util
+from tensorboard.compat.proto import event_pb2
 
 _lock = threading.Lock()
 _shared = {}  # run_dir -> [EventWriter, refcount]
@@ -83,6 +79,21 @@ class EventWriter:
                 self._writer = None
 
 
+def check_writable(run_dir, log_dir):
+    """Create ``run_dir`` and check it is writable (``log_dir`` for the message).
+
+    Raises:
+        PermissionError: naming the directory and the reason.
+    """
+    tf = _tf()
+    try:
+        tf.io.gfile.makedirs(run_dir)
+    except Exception as e:  # noqa: BLE001 - any file-system error
+        raise PermissionError(f"cnn_tb cannot create its run directory {run_dir!r} under log_dir={log_dir!r}: {e}") from e
+    if "://" not in run_dir and not os.access(run_dir, os.W_OK | os.X_OK):
+        raise PermissionError(f"cnn_tb cannot write to {run_dir!r} (log_dir={log_dir!r}): permission denied.")
+
+
 def acquire(run_dir):
     """The shared :class:`EventWriter` for ``run_dir`` (reference counted)."""
     key = os.path.abspath(run_dir) if "://" not in run_dir else run_dir
@@ -117,52 +128,3 @@ def release(writer):
                     writer.close()
                 return
     writer.close()
-
-
-# ------------------------------------------------------------ value builders
-
-
-def tensor_value(tag, array, metadata):
-    """A ``Summary.Value`` holding ``array`` as a tensor."""
-    return summary_pb2.Summary.Value(
-        tag=tag, metadata=metadata, tensor=tensor_util.make_tensor_proto(array)
-    )
-
-
-def image_value(tag, pngs, width, height, description=""):
-    """An Images-dashboard value: ``pngs`` (list of PNG bytes) of one size."""
-    meta = image_metadata.create_summary_metadata(display_name=tag, description=description)
-    data = np.array([str(width).encode(), str(height).encode()] + list(pngs), dtype=object)
-    return tensor_value(tag, data, meta)
-
-
-def scalar_value(tag, value, description=None):
-    from tensorboard.plugins.scalar import summary_v2
-
-    return summary_v2.scalar_pb(tag, np.float32(value), description=description).value[0]
-
-
-def histogram_value(tag, data, buckets=30, description=None):
-    """A Histograms-dashboard value: ``buckets`` equal-width buckets over ``data``.
-
-    Same layout as ``tf.summary.histogram`` (a [k, 3] tensor of left edge,
-    right edge, count), computed with one ``np.histogram`` call.
-    """
-    from tensorboard.plugins.histogram import metadata as hist_metadata
-
-    data = np.asarray(data, dtype=np.float64).ravel()
-    lo, hi = float(data.min()), float(data.max())
-    if lo == hi:
-        edges = np.array([lo - 0.5, hi + 0.5])
-        counts = np.array([float(data.size)])
-    else:
-        counts, edges = np.histogram(data, bins=buckets, range=(lo, hi))
-    tensor = np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
-    meta = hist_metadata.create_summary_metadata(display_name=tag, description=description or "")
-    return tensor_value(tag, tensor, meta)
-
-
-def text_value(tag, text, description=None):
-    from tensorboard.plugins.text import summary_v2
-
-    return summary_v2.text_pb(tag, text, description=description).value[0]

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def shapes_data():
-    from cnn_tb import datasets
+    from cnn_tb.demo import datasets
 
     (x, y), (xt, yt), names = datasets.load_dataset("shapes", n_train=1500, n_test=200, seed=0)
     return x, y, xt, yt, names
@@ -22,7 +22,7 @@ def demo_run(tmp_path_factory, shapes_data):
     import keras
 
     import cnn_tb
-    from cnn_tb import models
+    from cnn_tb.demo import models
 
     keras.utils.set_random_seed(1)
     x, y, xt, yt, names = shapes_data

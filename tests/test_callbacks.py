@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import cnn_tb
-from cnn_tb import metadata
-from tests.tb_data import LogDir
+from cnn_tb.contract import tags
+from tests.support.tb_data import LogDir
 
 L = keras.layers
 X = np.random.default_rng(0).random((16, 16, 16, 3), dtype=np.float32)
@@ -42,13 +42,13 @@ def test_partial_callbacks_write_their_own_kinds_into_one_file(tmp_path):
         callbacks=[cnn_tb.FeatureMaps(str(tmp_path), probes), cnn_tb.ActivationStats(str(tmp_path), probes),
                    cnn_tb.Heatmaps(str(tmp_path), probes), cnn_tb.KernelGrids(str(tmp_path))],
     )
-    assert len(glob.glob(str(tmp_path / metadata.RUN_NAME / "events*"))) == 1
+    assert len(glob.glob(str(tmp_path / tags.RUN_NAME / "events*"))) == 1
     log = LogDir(str(tmp_path))
-    images = set(log.tags("images", "blobs")[metadata.RUN_NAME])
+    images = set(log.tags("images", "blobs")[tags.RUN_NAME])
     assert {"feature_maps/c1", "kernels/c1", "heatmaps/gradcam/c1", "heatmaps/max_activation/c1"} <= images
-    scalars = set(log.tags("scalars", "scalars")[metadata.RUN_NAME])
+    scalars = set(log.tags("scalars", "scalars")[tags.RUN_NAME])
     assert "activation_stats/c1/mean" in scalars and "kernel_change/c1" in scalars
-    assert not log.tags(metadata.PLUGIN_NAME, "tensors").get(metadata.RUN_NAME)  # no flow records
+    assert not log.tags(tags.PLUGIN_NAME, "tensors").get(tags.RUN_NAME)  # no flow records
 
 
 def test_log_layers_in_a_custom_loop_reuses_one_logger(tmp_path):
@@ -57,5 +57,5 @@ def test_log_layers_in_a_custom_loop_reuses_one_logger(tmp_path):
     for step in range(3):
         model.train_on_batch(X, Y)
         assert cnn_tb.log_layers(model, probes, str(tmp_path), step=step)
-    assert len(glob.glob(str(tmp_path / metadata.RUN_NAME / "events*"))) == 1
+    assert len(glob.glob(str(tmp_path / tags.RUN_NAME / "events*"))) == 1
     assert sorted(LogDir(str(tmp_path)).epochs()) == [0, 1, 2]

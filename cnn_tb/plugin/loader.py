@@ -8,7 +8,7 @@ numpy and the plugin itself are imported in :meth:`CnnTbLoader.load`.
 
 from tensorboard.plugins import base_plugin
 
-# Same value as ``cnn_tb.metadata.PLUGIN_NAME`` (that module imports numpy).
+# Same value as ``cnn_tb.contract.tags.PLUGIN_NAME`` (kept here so TensorBoard starts without importing the package).
 PLUGIN_NAME = "cnn_tb"
 
 

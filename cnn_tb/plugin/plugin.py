@@ -1,73 +1,51 @@
-"""The "CNN Flow" TensorBoard plugin: thin HTTP routes over :mod:`flow_data`.
+"""The "CNN Flow" TensorBoard plugin: thin HTTP routes over :mod:`cnn_tb.plugin.reader`.
 
 Every route parses and validates its query string, calls one ``*_impl``
-function of :class:`cnn_tb.plugin.flow_data.FlowReader`, and responds.
-Malformed parameters give 400, unknown runs/probes/steps/layers and
-unreadable data give 404, both with a plain-text message; no request ends in
-a 500. The API is documented in ``API.md`` beside this file.
+method of :class:`~cnn_tb.plugin.reader.FlowReader`, and responds. Bad
+parameters raise ``tensorboard.errors.InvalidArgumentError`` (400), unknown
+runs/probes/steps/layers and unreadable data ``NotFoundError`` (404);
+TensorBoard's application turns them into responses with the message. Any
+other exception is a bug: it is logged (once per route and exception type,
+with its traceback) and answered ``503`` with a message, never an opaque
+``500``. The API is documented in ``API.md`` beside this file.
 """
 
-import importlib.util
-import logging
 import os
 import re
 
-from tensorboard import errors as tb_errors
+from tensorboard import errors
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from cnn_tb import metadata
-from cnn_tb.plugin import flow_data
+from cnn_tb.contract import packs, tags
+from cnn_tb.plugin.log import warn_once
+from cnn_tb.plugin.reader import FlowReader
 
-logger = logging.getLogger("cnn_tb.plugin")
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+_MIME_TYPES = {".js": "text/javascript", ".css": "text/css"}
+INTERNAL_ERROR_STATUS = 503
 
-# The frontend files served under /static/; nothing else is ever read.
-STATIC_FILES = {
-    "index.js": "text/javascript",
-    "app.js": "text/javascript",
-    "run_loader.js": "text/javascript",
-    "toolbar.js": "text/javascript",
-    "epoch_player.js": "text/javascript",
-    "probe_strip.js": "text/javascript",
-    "flow_view.js": "text/javascript",
-    "skip_arcs.js": "text/javascript",
-    "detail_panel.js": "text/javascript",
-    "compare_view.js": "text/javascript",
-    "filters_view.js": "text/javascript",
-    "model.js": "text/javascript",
-    "views.js": "text/javascript",
-    "draw.js": "text/javascript",
-    "colormaps.js": "text/javascript",
-    "style.css": "text/css",
-}
-
-_INT_RE = re.compile(r"^-?[0-9]{1,12}$")
 _MAX_PARAM = 4096
+_INT_RE = re.compile(r"^-?[0-9]{1,12}$")
 
 
-def frontend_dir():
-    """Directory of the frontend files, installed or in the source tree."""
-    try:
-        spec = importlib.util.find_spec("cnn_tb.plugin_frontend")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            if os.path.isfile(os.path.join(loc, "index.js")):
-                return loc
-    here = os.path.dirname(os.path.abspath(__file__))
-    for candidate in (
-        os.path.join(os.path.dirname(here), "plugin_frontend"),  # installed layout
-        os.path.join(os.path.dirname(os.path.dirname(here)), "plugin_frontend"),  # source tree
-    ):
-        if os.path.isfile(os.path.join(candidate, "index.js")):
-            return candidate
-    return None
+def static_files(root=STATIC_DIR):
+    """``{relative path: mime type}`` of the frontend files: the static allow-list."""
+    out = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            mime = _MIME_TYPES.get(os.path.splitext(name)[1])
+            if mime:
+                out[os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")] = mime
+    return out
+
+
+STATIC_FILES = static_files()
 
 
 class _Params:
-    """Validated access to a request's query parameters (raises BadRequest)."""
+    """Validated access to a request's query parameters (raises InvalidArgumentError)."""
 
     def __init__(self, request):
         self._args = request.args
@@ -76,21 +54,21 @@ class _Params:
         values = self._args.getlist(name)
         if not values:
             if required:
-                raise flow_data.BadRequest(f"missing query parameter '{name}'")
+                raise errors.InvalidArgumentError(f"missing query parameter '{name}'")
             return None
         if len(values) > 1:
-            raise flow_data.BadRequest(f"query parameter '{name}' given {len(values)} times; give it once")
+            raise errors.InvalidArgumentError(f"query parameter '{name}' given {len(values)} times; give it once")
         value = values[0]
         if len(value) > _MAX_PARAM:
-            raise flow_data.BadRequest(f"query parameter '{name}' is too long ({len(value)} characters)")
+            raise errors.InvalidArgumentError(f"query parameter '{name}' is too long ({len(value)} characters)")
         if "\x00" in value:
-            raise flow_data.BadRequest(f"query parameter '{name}' contains a NUL character")
+            raise errors.InvalidArgumentError(f"query parameter '{name}' contains a NUL character")
         return value
 
     def string(self, name, required=True):
         value = self._one(name, required)
         if value is not None and required and value == "":
-            raise flow_data.BadRequest(f"query parameter '{name}' is empty")
+            raise errors.InvalidArgumentError(f"query parameter '{name}' is empty")
         return value
 
     def integer(self, name, required=True, minimum=None):
@@ -98,10 +76,10 @@ class _Params:
         if value is None:
             return None
         if not _INT_RE.match(value):
-            raise flow_data.BadRequest(f"query parameter '{name}' must be an integer; received {value[:40]!r}")
+            raise errors.InvalidArgumentError(f"query parameter '{name}' must be an integer; received {value[:40]!r}")
         number = int(value)
         if minimum is not None and number < minimum:
-            raise flow_data.BadRequest(f"query parameter '{name}' must be >= {minimum}; received {number}")
+            raise errors.InvalidArgumentError(f"query parameter '{name}' must be >= {minimum}; received {number}")
         return number
 
     def kinds(self, name):
@@ -109,21 +87,16 @@ class _Params:
         if value is None:
             return None
         kinds = [k for k in value.split(",") if k]
-        bad = [k for k in kinds if k not in flow_data.ACTIVATION_KINDS]
-        if bad or not kinds:
-            raise flow_data.BadRequest(
+        if not kinds or any(k not in packs.ACTIVATION_KINDS for k in kinds):
+            raise errors.InvalidArgumentError(
                 f"query parameter '{name}' must be a comma-separated subset of "
-                f"{','.join(flow_data.ACTIVATION_KINDS)}; received {value[:60]!r}"
+                f"{','.join(packs.ACTIVATION_KINDS)}; received {value[:60]!r}"
             )
         return set(kinds)
 
 
-def _text(request, message, code):
-    return http_util.Respond(request, message, "text/plain", code=code)
-
-
 def _route(handler):
-    """Wraps a handler ``(self, request, params) -> response`` with error mapping."""
+    """Wraps a handler ``(self, request, params) -> response``: GET only, internal errors answered."""
 
     @wrappers.Request.application
     def wrapper(self, request):
@@ -133,18 +106,13 @@ def _route(handler):
             )
         try:
             return handler(self, request, _Params(request))
-        except flow_data.BadRequest as e:
-            return _text(request, str(e), 400)
-        except flow_data.NotFound as e:
-            return _text(request, str(e), 404)
-        except tb_errors.PublicError as e:
-            return _text(request, str(e), flow_data.public_error_status(e))
-        except metadata.FormatError as e:
-            flow_data.warn_once(("format", request.path), "cnn_tb: unreadable data for %s: %s", request.path, e)
-            return _text(request, f"unreadable data: {e}", 404)
-        except Exception as e:  # noqa: BLE001 - a request must never end in a 500
-            flow_data.warn_once(("error", request.path, type(e).__name__), "cnn_tb: %s failed", request.path, exc_info=True)
-            return _text(request, f"data unavailable ({type(e).__name__})", 404)
+        except errors.PublicError:
+            raise  # TensorBoard's application answers it with its status and message
+        except Exception as e:  # noqa: BLE001 - a bug must not end in an opaque 500
+            name = type(e).__name__
+            warn_once(("error", handler.__name__, name), "cnn_tb: %s failed: %s", request.path, e, exc_info=True)
+            message = f"cnn_tb: internal error in {request.path} ({name}); see the TensorBoard log"
+            return http_util.Respond(request, message, "text/plain", code=INTERNAL_ERROR_STATUS)
 
     wrapper.__name__ = handler.__name__
     return wrapper
@@ -153,14 +121,11 @@ def _route(handler):
 class CnnTbPlugin(base_plugin.TBPlugin):
     """Serves the flow view: runs, model graph, epochs, probes, activations, kernels."""
 
-    plugin_name = metadata.PLUGIN_NAME
+    plugin_name = tags.PLUGIN_NAME
 
     def __init__(self, context):
         hints = context.sampling_hints or {}
-        self._reader = flow_data.FlowReader(
-            context.data_provider, downsample=hints.get(self.plugin_name, 0)
-        )
-        self._static_dir = frontend_dir()
+        self._reader = FlowReader(context.data_provider, downsample=hints.get(self.plugin_name, 0))
 
     @property
     def reader(self):
@@ -182,25 +147,18 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         return False  # the data provider's list_plugins() decides
 
     def frontend_metadata(self):
-        return base_plugin.FrontendMetadata(
-            es_module_path="/static/index.js", tab_name="CNN Flow"
-        )
-
-    # ---- static files --------------------------------------------------
+        return base_plugin.FrontendMetadata(es_module_path="/static/index.js", tab_name="CNN Flow")
 
     @_route
     def _serve_static(self, request, params):
-        prefix = "/static/"
-        path = request.path
-        marker = path.rfind("/data/plugin/" + self.plugin_name + prefix)
-        name = path[marker + len("/data/plugin/" + self.plugin_name + prefix):] if marker >= 0 else ""
-        if name not in STATIC_FILES or self._static_dir is None:
-            return _text(request, "not found", 404)
-        with open(os.path.join(self._static_dir, name), "rb") as f:
+        marker = "/data/plugin/" + self.plugin_name + "/static/"
+        at = request.path.rfind(marker)
+        name = request.path[at + len(marker) :] if at >= 0 else ""
+        if name not in STATIC_FILES:  # an exact allow-list: no path is ever joined from the request
+            raise errors.NotFoundError("not found")
+        with open(os.path.join(STATIC_DIR, *name.split("/")), "rb") as f:
             content = f.read()
         return http_util.Respond(request, content, STATIC_FILES[name])
-
-    # ---- data routes ---------------------------------------------------
 
     @staticmethod
     def _ids(request):
@@ -233,8 +191,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         run = params.string("run")
         probe = params.integer("probe", minimum=0)
         ctx, eid = self._ids(request)
-        png = self._reader.probe_impl(ctx, eid, run, probe)
-        return http_util.Respond(request, png, "image/png", expires=60)
+        return http_util.Respond(request, self._reader.probe_impl(ctx, eid, run, probe), "image/png", expires=60)
 
     @_route
     def _serve_activations(self, request, params):

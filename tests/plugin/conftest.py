@@ -1,46 +1,11 @@
 """Fixtures of the plugin tests: real event files, real data providers."""
 
 import os
-import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-# The code under test is the source tree (also when an older copy is installed).
-for path in (HERE, REPO):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import fixture_writer  # noqa: E402
-import real_runs  # noqa: E402
-
-
-def make_client(logdir, samples=0):
-    """A werkzeug test client over TensorBoardWSGI with the cnn_tb plugin."""
-    from tensorboard.backend import application
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-    from tensorboard.plugins import base_plugin
-    from werkzeug import test as werkzeug_test
-    from werkzeug import wrappers
-
-    from cnn_tb.plugin.plugin import CnnTbPlugin
-
-    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"cnn_tb": samples})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    provider = data_provider.MultiplexerDataProvider(multiplexer, logdir)
-    context = base_plugin.TBContext(
-        logdir=logdir, data_provider=provider, sampling_hints={"cnn_tb": samples}
-    )
-    plugin = CnnTbPlugin(context)
-    app = application.TensorBoardWSGI([plugin], data_provider=provider)
-    client = werkzeug_test.Client(app, wrappers.Response)
-    client.plugin = plugin
-    client.multiplexer = multiplexer
-    return client
+from tests.support import fixture_writer, real_runs
+from tests.support.plugin_client import make_client
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,12 @@ Screenshots go to tests/artifacts/ (and docs/flow_view.png).
 import json
 import os
 import shutil
-import time
 
 import pytest
 
-import fixture_writer
-import real_runs
-import tb_server
+from tests.support import fixture_writer
+from tests.support import real_runs
+from tests.support import tb_server
 
 REPO = tb_server.REPO
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts")

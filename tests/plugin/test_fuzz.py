@@ -6,7 +6,7 @@ import urllib.parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fixture_writer
+from tests.support import fixture_writer
 
 P = "/data/plugin/cnn_tb"
 ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels"]

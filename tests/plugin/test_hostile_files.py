@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 
-import fixture_writer
-from conftest import make_client
+from tests.support import fixture_writer
+from tests.support.plugin_client import make_client
 
 P = "/data/plugin/cnn_tb"
 

@@ -47,9 +47,9 @@ def test_fix_flags_keeps_all_epochs_unless_the_user_says_otherwise(argv, expecte
 def test_plugin_name_is_valid_and_matches_the_contract():
     import re
 
-    from cnn_tb import metadata
+    from cnn_tb.contract import tags
 
-    assert loader.PLUGIN_NAME == metadata.PLUGIN_NAME
+    assert loader.PLUGIN_NAME == tags.PLUGIN_NAME
     assert re.match(r"^[A-Za-z0-9_-]+$", loader.PLUGIN_NAME)
 
 

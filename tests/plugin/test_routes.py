@@ -4,16 +4,17 @@ import io
 import json
 import logging
 import os
-import struct
 import urllib.parse
 
 import numpy as np
 import pytest
 
-from cnn_tb import metadata
-from cnn_tb.plugin import flow_data, plugin as plugin_module
+from cnn_tb.contract import packs, tags
+from cnn_tb.plugin import log
+from cnn_tb.plugin import plugin as plugin_module
+from tests.support.plugin_client import make_client
 
-import fixture_writer
+from tests.support import fixture_writer
 
 P = "/data/plugin/cnn_tb"
 
@@ -23,22 +24,12 @@ def url(route, **params):
 
 
 def parse_pack(data):
-    """Parse an uncompressed pack response like the frontend does."""
-    assert data[:4] == b"CTB1"
-    (hlen,) = struct.unpack("<I", data[4:8])
-    header = json.loads(data[8 : 8 + hlen])
-    body = 8 + hlen
-    out = {}
-    for e in header["arrays"]:
-        dtype = np.uint8 if e["dtype"] == "uint8" else np.dtype("<f4")
-        arr = np.frombuffer(data, dtype=dtype, count=int(np.prod(e["shape"])), offset=body + e["offset"])
-        out[e["name"]] = (arr.reshape(e["shape"]), e)
-    return header, out
+    """An uncompressed pack response: ``(header, {name: (array, entry)})``."""
+    return packs.parse_raw(data)[0], packs.decode_raw(data)
 
 
 def value(pack, name):
-    arr, e = pack[name]
-    return metadata.dequantize(arr, e["lo"], e["hi"]), e
+    return packs.value(pack, name), pack[name][1]
 
 
 # ------------------------------------------------------------------ real run
@@ -76,7 +67,7 @@ def test_epochs_lists_every_step_with_summaries(trained, trained_client):
     data = r.get_json()
     assert data["steps"] == trained["steps"]
     last = data["epochs"][-1]
-    assert set(last["layers"]["conv1"]) >= set(metadata.STAT_NAMES)
+    assert set(last["layers"]["conv1"]) >= set(tags.STAT_NAMES)
     assert len(last["predictions"]) == trained["n_probes"]
     assert "loss" in last["logs"]
     assert data["epochs"][0]["step"] == -1
@@ -239,9 +230,15 @@ def test_static_traversal_attempts_are_404(trained_client, path):
 
 
 def test_static_allow_list_serves_exactly_the_frontend(trained_client):
-    frontend = plugin_module.frontend_dir()
-    shipped = sorted(f for f in os.listdir(frontend) if f.endswith((".js", ".css", ".html")))
+    frontend = plugin_module.STATIC_DIR
+    shipped = sorted(
+        os.path.relpath(os.path.join(d, f), frontend)
+        for d, _, files in os.walk(frontend)
+        for f in files
+        if not f.startswith(".")
+    )
     assert shipped == sorted(plugin_module.STATIC_FILES)
+    assert "index.js" in shipped and "views/flow.js" in shipped and "style.css" in shipped
     for name, ctype in plugin_module.STATIC_FILES.items():
         r = trained_client.get(f"{P}/static/{name}")
         assert r.status_code == 200
@@ -259,7 +256,7 @@ def test_plugin_listing_and_entry_module(trained_client):
     js = trained_client.get(f"{P}/static/index.js").data.decode()
     assert "export async function render()" in js
     source = "".join(
-        open(os.path.join(plugin_module.frontend_dir(), f)).read() for f in plugin_module.STATIC_FILES
+        open(os.path.join(plugin_module.STATIC_DIR, f)).read() for f in plugin_module.STATIC_FILES
     ).replace("http://www.w3.org/2000/svg", "")  # an XML namespace name, not fetched
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "http://", "https://"):
         assert sink not in source, sink
@@ -291,10 +288,9 @@ def test_step_without_epoch_record_is_not_listed(synthetic_client):
 
 
 def test_future_version_records_are_skipped_with_one_warning(synthetic_logdir, caplog):
-    from conftest import make_client
 
     client = make_client(synthetic_logdir[0])
-    flow_data._warned.clear()
+    log._warned.clear()
     with caplog.at_level(logging.WARNING, logger="cnn_tb.plugin"):
         for _ in range(3):
             data = client.get(url("epochs", run="future_epoch/cnn_tb")).get_json()
@@ -314,10 +310,9 @@ def test_foreign_data_under_our_tags_is_ignored(synthetic_client):
 
 
 def test_corrupt_pack_is_404_with_one_warning(synthetic_logdir, caplog):
-    from conftest import make_client
 
     client = make_client(synthetic_logdir[0])
-    flow_data._warned.clear()
+    log._warned.clear()
     with caplog.at_level(logging.WARNING, logger="cnn_tb.plugin"):
         for probe in range(3):
             r = client.get(url("activations", run="corrupt/cnn_tb", probe=probe, step=0))
@@ -329,7 +324,6 @@ def test_corrupt_pack_is_404_with_one_warning(synthetic_logdir, caplog):
 
 
 def test_truncated_event_file_is_served_up_to_the_cut(tmp_path):
-    from conftest import make_client
 
     run_dir = str(tmp_path / "r" / "cnn_tb")
     fixture_writer.write_run(run_dir, steps=(-1, 0, 1, 2))
@@ -341,52 +335,9 @@ def test_truncated_event_file_is_served_up_to_the_cut(tmp_path):
         assert client.get(url("activations", run="r/cnn_tb", probe=0, step=step)).status_code == 200
 
 
-def test_run_record_validation_rejects_garbage():
-    with pytest.raises(metadata.FormatError):
-        flow_data.normalize_run_record({"layers": "nope"})
-    rec = flow_data.normalize_run_record(
-        {"layers": [{"name": "a", "kind": "weird", "output_shape": "x", "inbound": [1, "b"]}],
-         "probes": {"count": float("nan"), "class_names": [1, None]}}
-    )
-    assert rec["layers"][0]["kind"] == "other"
-    assert rec["layers"][0]["inbound"] == ["b"]
-    assert rec["probes"]["class_names"] == ["1", ""]
-
-
-def test_byte_lru_is_bounded():
-    lru = flow_data.ByteLRU(100)
-    for i in range(50):
-        lru.put(i, b"x" * 30, 30)
-    assert lru.size <= 100 and len(lru) == 3
-    assert lru.get(49) is not None and lru.get(0) is None
-    lru.put("big", b"x" * 500, 500)
-    assert lru.get("big") is None
-
-
-def test_one_request_reads_one_blob(trained, trained_client, monkeypatch):
-    """An activations request reads exactly one blob, never the whole run."""
-    reader = trained_client.plugin.reader
-    dp = reader._dp
-    calls = []
-    original = dp.read_blob
-
-    def counting(ctx=None, *, blob_key):
-        calls.append(blob_key)
-        return original(ctx, blob_key=blob_key)
-
-    monkeypatch.setattr(dp, "read_blob", counting)
-    reader._packs = flow_data.ByteLRU(64 << 20)
-    r = trained_client.get(url("activations", run=trained["run"], probe=1, step=trained["steps"][1]))
-    assert r.status_code == 200
-    assert len(calls) == 1
-    trained_client.get(url("activations", run=trained["run"], probe=1, step=trained["steps"][1]))
-    assert len(calls) == 1  # served from the cache
-
-
 def test_live_run_shows_new_epochs_at_once(tmp_path):
     """A step written after the first requests is served on the next request,
     although blob listings are cached."""
-    from conftest import make_client
 
     run_dir = str(tmp_path / "live" / "cnn_tb")
     fixture_writer.write_run(run_dir, steps=(-1, 0))
@@ -410,7 +361,6 @@ def test_live_run_shows_new_epochs_at_once(tmp_path):
 def test_deleted_run_never_breaks_the_plugin(tmp_path):
     import shutil
 
-    from conftest import make_client
 
     fixture_writer.write_run(str(tmp_path / "a" / "cnn_tb"), steps=(-1, 0))
     fixture_writer.write_run(str(tmp_path / "b" / "cnn_tb"), steps=(-1, 0))
@@ -426,7 +376,6 @@ def test_deleted_run_never_breaks_the_plugin(tmp_path):
 
 
 def test_empty_logdir_lists_no_runs(tmp_path):
-    from conftest import make_client
 
     client = make_client(str(tmp_path))
     assert client.get(f"{P}/runs").get_json() == []
@@ -435,11 +384,10 @@ def test_empty_logdir_lists_no_runs(tmp_path):
 
 def test_diverged_model_is_flagged_not_broken(tmp_path):
     """NaN weights logged by the real writer: the step is served and flagged."""
-    import real_runs
+    from tests.support import real_runs
 
     if not real_runs.writer_available():
         pytest.skip("the real writer is not available")
-    from conftest import make_client
 
     live = real_runs.LiveRun(str(tmp_path), name="nan_run")
     live.log(-1)

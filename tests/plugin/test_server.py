@@ -7,8 +7,8 @@ import urllib.parse
 
 import pytest
 
-import real_runs
-import tb_server
+from tests.support import real_runs
+from tests.support import tb_server
 
 pytestmark = pytest.mark.skipif(
     not tb_server.entry_point_installed() and os.environ.get("CI", "").lower() != "true",

@@ -1,0 +1,136 @@
+"""Where cnn_tb's data goes: run, steps, tags, format version, plugin metadata.
+
+Where the data goes
+-------------------
+Everything cnn_tb writes for a training run goes into ONE TensorBoard run, the
+subdirectory ``RUN_NAME`` (``"cnn_tb"``) of the ``log_dir`` given to the
+callbacks. It sits beside the ``train/`` and ``validation/`` runs that
+``keras.callbacks.TensorBoard(log_dir)`` writes.
+
+Steps
+-----
+``step`` is the Keras epoch index used by ``keras.callbacks.TensorBoard``: the
+data at step ``e`` shows the model after the epoch Keras logs as
+``epoch_loss`` at step ``e`` (step 0 = after the first epoch). Step
+``UNTRAINED_STEP`` (-1) holds the model before any training. A custom training
+loop that calls :func:`cnn_tb.log_layers` chooses its own steps.
+
+Plugin tags (``plugin_name == PLUGIN_NAME``)
+--------------------------------------------
+Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
+``{"version": FORMAT_VERSION, "kind": <kind>}`` and has ``data_class`` set.
+
+* ``cnn_tb/run`` (tensor, string scalar): the run record, JSON, written at the
+  first step logged by each training session (:mod:`~cnn_tb.contract.records`).
+* ``cnn_tb/probes`` (blob sequence, same step as ``cnn_tb/run``): blob ``i`` is
+  the PNG of probe ``i`` as the model sees it (uint8).
+* ``cnn_tb/epoch`` (tensor, string scalar): the epoch record, JSON, every
+  logged step. Written LAST for its step, after that step's activations and
+  kernels, and the writer is flushed after it: a reader treats a step as
+  complete only when its epoch record exists.
+* ``cnn_tb/activations`` (blob sequence, N blobs per logged step): blob ``i``
+  is the pack (:mod:`~cnn_tb.contract.packs`) of probe ``i``.
+* ``cnn_tb/kernels`` (blob sequence, 1 blob per logged step): the kernel pack.
+
+Built-in dashboard tags
+-----------------------
+Written with the standard TensorBoard summary plugins; see ``TAGS``. Every
+tag starts with its kind, then the layer name.
+"""
+
+import json
+
+PLUGIN_NAME = "cnn_tb"
+RUN_NAME = "cnn_tb"
+FORMAT_VERSION = 1
+UNTRAINED_STEP = -1
+
+RUN_TAG = "cnn_tb/run"
+PROBES_TAG = "cnn_tb/probes"
+EPOCH_TAG = "cnn_tb/epoch"
+ACTIVATIONS_TAG = "cnn_tb/activations"
+KERNELS_TAG = "cnn_tb/kernels"
+
+# kind recorded in plugin_data.content for each plugin tag
+TAG_KINDS = {
+    RUN_TAG: "run",
+    PROBES_TAG: "probes",
+    EPOCH_TAG: "epoch",
+    ACTIVATIONS_TAG: "activations",
+    KERNELS_TAG: "kernels",
+}
+BLOB_TAGS = frozenset({PROBES_TAG, ACTIVATIONS_TAG, KERNELS_TAG})
+
+# Tag prefixes for the built-in dashboards: "<prefix>/<layer>[/<stat>]".
+TAGS = {
+    "feature_maps": "feature_maps",  # Images: channel grid, one image per probe
+    "channel_mean": "transformation/channel_mean",  # Images: one strip per probe
+    "kernels": "kernels",  # Images: kernel grid per conv layer
+    "max_activation": "heatmaps/max_activation",  # Images: overlay per probe
+    "gradcam": "heatmaps/gradcam",  # Images: overlay per probe
+    "activation_stats": "activation_stats",  # Scalars: <layer>/<stat>
+    "activation_hist": "activation_histograms",  # Histograms
+    "kernel_change": "kernel_change",  # Scalars: relative L2 change
+    "probe_accuracy": "predictions/probe_accuracy",  # Scalar
+    "predictions": "predictions/table",  # Text: markdown table
+}
+
+# Statistics of a layer over all probes (Scalars and the epoch record).
+STAT_NAMES = ("mean", "std", "min", "max", "zero_frac", "neg_frac", "dead_frac")
+
+# What a layer of the run record is.
+LAYER_KINDS = ("input", "map", "vector", "other")
+INPUT, MAP, VECTOR, OTHER = LAYER_KINDS
+# What the model's output holds.
+OUTPUT_KINDS = ("softmax", "sigmoid", "logits")
+
+
+class FormatError(ValueError):
+    """A record that cannot be decoded (truncated, corrupt, or foreign)."""
+
+
+class NewerVersionError(FormatError):
+    """A record written by a newer cnn_tb than this reader knows."""
+
+
+def plugin_content(tag):
+    """The bytes stored in ``plugin_data.content`` for a plugin tag."""
+    return json.dumps({"version": FORMAT_VERSION, "kind": TAG_KINDS[tag]}).encode()
+
+
+def create_summary_metadata(tag, description=""):
+    """A ``SummaryMetadata`` proto for one of the plugin tags above."""
+    from tensorboard.compat.proto import summary_pb2
+
+    return summary_pb2.SummaryMetadata(
+        summary_description=description,
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME, content=plugin_content(tag)
+        ),
+        data_class=(
+            summary_pb2.DATA_CLASS_BLOB_SEQUENCE if tag in BLOB_TAGS else summary_pb2.DATA_CLASS_TENSOR
+        ),
+    )
+
+
+def parse_plugin_content(content):
+    """Parse ``plugin_data.content``; returns ``{"version", "kind"}``.
+
+    Raises:
+        NewerVersionError: the record is of a format newer than this reader.
+        FormatError: the content is not cnn_tb metadata.
+    """
+    try:
+        meta = json.loads(bytes(content).decode("utf-8"))
+        version = int(meta["version"])
+        kind = str(meta["kind"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, OverflowError) as e:
+        raise FormatError(f"not cnn_tb plugin metadata: {bytes(content)[:40]!r}") from e
+    check_version(version, "plugin metadata")
+    return {"version": version, "kind": kind}
+
+
+def check_version(version, what):
+    """Raise :class:`NewerVersionError` when ``version`` is newer than this reader."""
+    if version > FORMAT_VERSION:
+        raise NewerVersionError(f"{what} has format version {version}, newer than {FORMAT_VERSION}")

@@ -1,0 +1,117 @@
+"""The plugin's caches: a byte-bounded LRU, timed listings refreshed in the
+background, and a memo of values derived from a versioned source."""
+
+import collections
+import logging
+import threading
+import time
+
+logger = logging.getLogger("cnn_tb.plugin")
+
+
+class ByteLRU:
+    """A thread-safe LRU cache bounded by the total size of its values."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes = int(max_bytes)
+        self._items = collections.OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key, value, nbytes):
+        nbytes = int(nbytes)
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            if nbytes > self.max_bytes:
+                return  # too big to keep; the old value of the key is gone too
+            self._items[key] = (value, nbytes)
+            self._size += nbytes
+            while self._size > self.max_bytes and self._items:
+                _, (_, n) = self._items.popitem(last=False)
+                self._size -= n
+
+    @property
+    def size(self):
+        return self._size
+
+    def __len__(self):
+        return len(self._items)
+
+
+class TimedListings:
+    """Results of listing calls with the time they were made.
+
+    ``get`` returns a cached value at once; :meth:`refresh_in_background`
+    lists again in a daemon thread (one at a time per key) when it is older
+    than ``ttl`` seconds, so a warm request makes no provider call.
+    """
+
+    def __init__(self, ttl, max_entries):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items = {}  # key -> (monotonic time, value)
+        self._refreshing = set()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        """``(value, stale)`` or ``None`` when ``key`` was never listed."""
+        with self._lock:
+            item = self._items.get(key)
+        if item is None:
+            return None
+        return item[1], time.monotonic() - item[0] >= self.ttl
+
+    def put(self, key, value, listed_at):
+        with self._lock:
+            self._items[key] = (listed_at, value)
+            if len(self._items) > self.max_entries:
+                oldest = min(self._items, key=lambda k: self._items[k][0])
+                self._items.pop(oldest, None)
+
+    def refresh_in_background(self, key, refresh):
+        """Run ``refresh()`` in a daemon thread unless one is running for ``key``."""
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def run():
+            try:
+                refresh()
+            except Exception:  # noqa: BLE001 - the next request lists synchronously
+                logger.debug("cnn_tb: background listing of %r failed", key, exc_info=True)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=run, name="cnn_tb-listing", daemon=True).start()
+
+
+class VersionedMemo:
+    """Values derived from a source, kept while the source's version is unchanged."""
+
+    def __init__(self, max_entries):
+        self.max_entries = max_entries
+        self._items = {}  # key -> (version, value)
+        self._lock = threading.Lock()
+
+    def get(self, key, version):
+        with self._lock:
+            hit = self._items.get(key)
+        return hit[1] if hit is not None and hit[0] == version else None
+
+    def put(self, key, version, value):
+        with self._lock:
+            self._items[key] = (version, value)
+            if len(self._items) > self.max_entries:
+                self._items.pop(next(iter(self._items)))

@@ -1,0 +1,143 @@
+"""Reading cnn_tb flow records through a TensorBoard data provider.
+
+Everything here is plain Python over ``context.data_provider`` (so it works
+with both the Python loader and the Rust data server) and returns JSON-able
+values or bytes. Unknown runs, probes, steps and layers, and unreadable data,
+raise ``tensorboard.errors.NotFoundError`` (404); the HTTP layer
+(:mod:`cnn_tb.plugin.plugin`) only parses requests.
+
+Cost model: one request never reads a whole run. Epoch records (small JSON
+tensors) are decoded once per ``(run, step, wall_time)`` and cached; blob
+references are listed per tag and kept for a few seconds (re-listed at once
+when a step is missing); one request reads exactly the blob it needs, and the
+decompressed pack is kept in a byte-bounded LRU cache. Stale listings are
+refreshed in a background thread, so a warm request makes no provider call.
+"""
+
+import gzip
+import json
+
+from tensorboard import errors
+
+from cnn_tb.contract import packs, records, tags
+from cnn_tb.plugin.log import warn_once
+from cnn_tb.plugin.source import CachedSource
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class FlowReader(CachedSource):
+    """What the routes serve: runs, run record, epochs, probe images, packs.
+
+    Args: see :class:`~cnn_tb.plugin.source.CachedSource`.
+    """
+
+    def runs_impl(self, ctx, eid):
+        """Runs holding cnn_tb flow records, sorted by name.
+
+        Returns:
+            ``[{"run", "last_step", "last_wall_time", "has_model"}]``;
+            ``last_step`` is ``None`` while no epoch is complete.
+        """
+        listing = self._tensor_listing(ctx, eid, fresh=True)
+        out = []
+        for run in sorted(listing):
+            run_ts = listing[run].get(tags.RUN_TAG)
+            epoch_ts = listing[run].get(tags.EPOCH_TAG)
+            ok_run = run_ts is not None and self._check_tag_content(run, tags.RUN_TAG, run_ts.plugin_content)
+            ok_epoch = epoch_ts is not None and self._check_tag_content(run, tags.EPOCH_TAG, epoch_ts.plugin_content)
+            if ok_run or ok_epoch:
+                out.append(
+                    {
+                        "run": run,
+                        "has_model": ok_run,
+                        "last_step": epoch_ts.max_step if ok_epoch else None,
+                        "last_wall_time": epoch_ts.max_wall_time if ok_epoch else None,
+                    }
+                )
+        return out
+
+    def run_impl(self, ctx, eid, run, fresh=True):
+        """The latest readable model/probe description of ``run``."""
+        run_tags = self._require_run(ctx, eid, run, fresh=fresh)
+        key = self._series_key(run_tags, tags.RUN_TAG)
+        hit = self._derived.get(("run", eid, run), key)
+        if hit is None:
+            found = self._decoded_records(ctx, eid, run, tags.RUN_TAG, lambda obj, step: records.parse_run_record(obj))
+            hit = found[-1] if found else False
+            self._derived.put(("run", eid, run), key, hit)
+        if not hit:
+            raise errors.NotFoundError(f"run {run!r} has no readable model description ({tags.RUN_TAG})")
+        step, rec = hit
+        probes = self._blob_series(ctx, eid, run, tags.PROBES_TAG)
+        images = len(probes[max(probes)].values) if probes else 0
+        return dict(rec, run=run, run_step=step, probe_images=images)
+
+    def _epochs(self, ctx, eid, run):
+        run_tags = self._require_run(ctx, eid, run, fresh=True)
+        key = self._series_key(run_tags, tags.EPOCH_TAG)
+        hit = self._derived.get(("epochs", eid, run), key)
+        if hit is None:
+            found = self._decoded_records(ctx, eid, run, tags.EPOCH_TAG, records.parse_epoch_record)
+            obj = {"run": run, "steps": [s for s, _ in found], "epochs": [r for _, r in found]}
+            raw = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+            hit = (obj, raw, gzip.compress(raw, compresslevel=5, mtime=0))
+            self._derived.put(("epochs", eid, run), key, hit)
+        return hit
+
+    def epochs_impl(self, ctx, eid, run):
+        """Every complete step of ``run`` with its summary, sorted by step."""
+        return self._epochs(ctx, eid, run)[0]
+
+    def epochs_gzip_impl(self, ctx, eid, run):
+        """:meth:`epochs_impl` as gzip-compressed JSON bytes (built once per change)."""
+        return self._epochs(ctx, eid, run)[2]
+
+    def _layer_names(self, ctx, eid, run):
+        return {l["name"] for l in self.run_impl(ctx, eid, run, fresh=False)["layers"]}
+
+    def probe_impl(self, ctx, eid, run, probe):
+        """PNG bytes of probe image ``probe``."""
+        self._require_run(ctx, eid, run)
+        by_step = self._blob_series(ctx, eid, run, tags.PROBES_TAG)
+        if not by_step:
+            raise errors.NotFoundError(f"run {run!r} has no probe images")
+        datum = by_step[max(by_step)]
+        if not 0 <= probe < len(datum.values):
+            raise errors.NotFoundError(f"unknown probe {probe}: run {run!r} has {len(datum.values)} probes")
+        key = ("png", eid, run, datum.step, datum.wall_time, probe)
+        png = self._packs.get(key)
+        if png is None:
+            png = bytes(self._read_blob(ctx, datum.values[probe]))
+            if not png.startswith(PNG_MAGIC):
+                warn_once(("corrupt", run, tags.PROBES_TAG), "cnn_tb: probe image(s) of run %r are not PNG data", run)
+                raise errors.NotFoundError(f"probe {probe} of run {run!r} is not a PNG image")
+            self._packs.put(key, png, len(png))
+        return png
+
+    def _subset(self, ctx, eid, run, tag, step, index, what, layer=None, kinds=None, extra=None):
+        """Raw pack bytes of blob ``index`` at ``step``, kept to ``layer`` and/or ``kinds``."""
+        self._require_run(ctx, eid, run)
+        layers = self._layer_names(ctx, eid, run) if layer is not None else None
+        raw, entries, body = self._pack(ctx, eid, run, tag, step, index)
+        names = None
+        if layer is not None:
+            if layer not in layers:
+                raise errors.NotFoundError(f"unknown layer {layer!r} in run {run!r}")
+            names = {e["name"] for e in entries if packs.split_array_name(e["name"])[0] == layer}
+            if not names:
+                raise errors.NotFoundError(f"layer {layer!r} has no {what} data")
+        if kinds is not None:
+            pick = {e["name"] for e in entries if packs.split_array_name(e["name"])[1] in kinds}
+            names = pick if names is None else names & pick
+        return packs.subset(raw, entries, body, names, None if names is None else extra)
+
+    def activations_impl(self, ctx, eid, run, probe, step, layer=None, kinds=None):
+        """Raw pack bytes of ``probe`` at ``step`` (optionally one layer and/or some kinds)."""
+        return self._subset(
+            ctx, eid, run, tags.ACTIVATIONS_TAG, step, probe, "activation", layer, kinds, {"step": step, "probe": probe}
+        )
+
+    def kernels_impl(self, ctx, eid, run, step, layer=None):
+        """Raw kernel pack bytes at ``step`` (optionally one layer)."""
+        return self._subset(ctx, eid, run, tags.KERNELS_TAG, step, 0, "kernel", layer, extra={"step": step})

@@ -1,0 +1,180 @@
+"""Cached access to cnn_tb's data through a TensorBoard data provider.
+
+Listings of runs and blob references are kept for a few seconds and refreshed
+in the background; decoded records and decompressed packs are kept in
+byte-bounded LRU caches. Unknown or unreadable data raises
+``tensorboard.errors.NotFoundError``.
+"""
+
+import time
+
+from tensorboard import errors
+from tensorboard.data import provider
+
+from cnn_tb.contract import packs, records, tags
+from cnn_tb.plugin.cache import ByteLRU, TimedListings, VersionedMemo
+from cnn_tb.plugin.log import warn_once
+
+# ``read_*`` calls need a positive ``downsample``: 0 would return nothing.
+# With ``--samples_per_plugin=cnn_tb=0`` (the default set by the loader) the
+# loaders keep every step, and this bound lets the plugin read all of them.
+MAX_DOWNSAMPLE = 1_000_000
+
+# Age (seconds) after which a cached listing of blob references is listed
+# again in the background; a step missing from it is listed at once.
+BLOB_LISTING_TTL = 5.0
+# The same for the run/tag listing used by the data routes (``/runs``,
+# ``/run`` and ``/epochs`` always list afresh; an unknown run is re-checked
+# at once).
+RUN_LISTING_TTL = 2.0
+
+
+class CachedSource:
+    """The plugin's data, read through a TensorBoard data provider with caches.
+
+    Args:
+        data_provider: a ``tensorboard.data.provider.DataProvider``.
+        downsample: steps to request per tag (default: all).
+        cache_bytes: bound of the decoded-pack cache (default 64 MiB).
+    """
+
+    def __init__(self, data_provider, downsample=None, cache_bytes=64 << 20):
+        self._dp = data_provider
+        self._downsample = downsample if downsample and downsample > 0 else MAX_DOWNSAMPLE
+        self._packs = ByteLRU(cache_bytes)
+        self._records = ByteLRU(16 << 20)
+        self._run_listing = TimedListings(RUN_LISTING_TTL, 64)  # eid -> list_tensors result
+        self._blob_listing = TimedListings(BLOB_LISTING_TTL, 256)  # (eid, run, tag) -> {step: datum}
+        self._derived = VersionedMemo(512)  # (what, eid, run) -> run record / epochs payload
+
+    def _check_tag_content(self, run, tag, plugin_content):
+        """True when the tag's plugin metadata is a version this reader knows."""
+        try:
+            tags.parse_plugin_content(plugin_content)
+            return True
+        except tags.NewerVersionError as e:
+            warn_once(("newer", run, tag), "cnn_tb: skipping %s of run %r: %s", tag, run, e)
+        except tags.FormatError as e:
+            warn_once(("foreign", run, tag), "cnn_tb: skipping %s of run %r: %s", tag, run, e)
+        return False
+
+    def _tensor_listing(self, ctx, eid, fresh=False):
+        """``list_tensors`` of the plugin.
+
+        ``fresh=False`` returns a cached listing at once (re-listed in the
+        background when older than ``RUN_LISTING_TTL``): the data routes only
+        need to know that a run exists, and an unknown run is re-checked with
+        a fresh listing by :meth:`_require_run`.
+        """
+        cached = self._run_listing.get(eid)
+        if not fresh and cached is not None:
+            listing, stale = cached
+            if stale:
+                self._run_listing.refresh_in_background(eid, lambda: self._tensor_listing(ctx, eid, fresh=True))
+            return listing
+        now = time.monotonic()
+        listing = self._dp.list_tensors(ctx, experiment_id=eid, plugin_name=tags.PLUGIN_NAME)
+        self._run_listing.put(eid, listing, now)
+        return listing
+
+    def _filter(self, run, tag):
+        return dict(
+            plugin_name=tags.PLUGIN_NAME, run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag])
+        )
+
+    def _list_blob_series(self, ctx, eid, run, tag):
+        listing = self._dp.list_blob_sequences(ctx, experiment_id=eid, **self._filter(run, tag))
+        series = listing.get(run, {}).get(tag)
+        by_step = {}
+        if series is not None and self._check_tag_content(run, tag, series.plugin_content):
+            data = self._dp.read_blob_sequences(
+                ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
+            )
+            by_step = {d.step: d for d in data.get(run, {}).get(tag, [])}
+        self._blob_listing.put((eid, run, tag), by_step, time.monotonic())
+        return by_step
+
+    def _blob_series(self, ctx, eid, run, tag, need_step=None):
+        """``{step: BlobSequenceDatum}`` for a blob tag.
+
+        A cached listing that holds ``need_step`` is used at once; when it is
+        older than ``BLOB_LISTING_TTL`` it is re-listed in the background (so
+        a rewritten step is noticed). When ``need_step`` is missing (a step
+        that appeared since), the tag is listed again before answering.
+        """
+        cached = self._blob_listing.get((eid, run, tag))
+        if cached is not None and (need_step is None or need_step in cached[0]):
+            by_step, stale = cached
+            if stale:
+                self._blob_listing.refresh_in_background(
+                    ("blobs", eid, run, tag), lambda: self._list_blob_series(ctx, eid, run, tag)
+                )
+            return by_step
+        return self._list_blob_series(ctx, eid, run, tag)
+
+    def _read_blob(self, ctx, ref):
+        return self._dp.read_blob(ctx, blob_key=ref.blob_key)
+
+    def _decoded_records(self, ctx, eid, run, tag, parse):
+        """``[(step, record)]`` of a tensor tag; undecodable records skipped."""
+        series = self._dp.read_tensors(
+            ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
+        ).get(run, {}).get(tag)
+        out = {}
+        for datum in series or ():
+            key = (eid, run, tag, datum.step, datum.wall_time)
+            rec = self._records.get(key)
+            if rec is None:
+                try:
+                    rec = parse(records.decode_json(datum.numpy, what=f"{tag} step {datum.step}"), datum.step)
+                except tags.NewerVersionError as e:
+                    warn_once(("newer", run, tag), "cnn_tb: skipping records of %s in run %r: %s", tag, run, e)
+                    rec = False
+                except (tags.FormatError, ValueError, TypeError, AttributeError, OverflowError) as e:
+                    warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
+                    rec = False
+                self._records.put(key, rec, 256 + len(str(rec)) if rec else 64)
+            if rec:
+                out[datum.step] = rec  # a later record of the same step wins
+        return sorted(out.items())
+
+    def _pack(self, ctx, eid, run, tag, step, index):
+        """``(raw, entries, body)`` of blob ``index`` of ``tag`` at ``step``."""
+        datum = self._blob_series(ctx, eid, run, tag, need_step=step).get(step)
+        if datum is None:
+            raise errors.NotFoundError(f"no {tag} data for step {step} in run {run!r}")
+        if not 0 <= index < len(datum.values):
+            raise errors.NotFoundError(f"no {tag} blob {index} at step {step} in run {run!r}")
+        key = (eid, run, tag, step, datum.wall_time, index)
+        hit = self._packs.get(key)
+        if hit is None:
+            blob = self._read_blob(ctx, datum.values[index])
+            try:
+                hit = packs.parse(blob, f"{tag} step {step} blob {index}")
+            except tags.NewerVersionError as e:
+                warn_once(("newer", run, tag), "cnn_tb: skipping %s of run %r: %s", tag, run, e)
+                raise errors.NotFoundError(f"{tag} at step {step} has a newer format than this cnn_tb reads") from e
+            except tags.FormatError as e:
+                warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
+                raise errors.NotFoundError(f"{tag} at step {step} is unreadable (truncated or corrupt)") from e
+            self._packs.put(key, hit, len(hit[0]) + 64 * len(hit[1]))
+        return hit
+
+    def _require_run(self, ctx, eid, run, fresh=False):
+        """The ``{tag: TensorTimeSeries}`` of ``run``; NotFoundError if it has no flow records."""
+
+        def known(listing):
+            run_tags = listing.get(run)
+            return run_tags if run_tags and (tags.RUN_TAG in run_tags or tags.EPOCH_TAG in run_tags) else None
+
+        run_tags = known(self._tensor_listing(ctx, eid, fresh=fresh))
+        if run_tags is None and not fresh:
+            run_tags = known(self._tensor_listing(ctx, eid, fresh=True))
+        if run_tags is None:
+            raise errors.NotFoundError(f"unknown run {run!r}")
+        return run_tags
+
+    @staticmethod
+    def _series_key(run_tags, tag):
+        ts = run_tags.get(tag)
+        return None if ts is None else (ts.max_step, ts.max_wall_time)

@@ -1,0 +1,285 @@
+// The CNN Flow application: view state, page skeleton, the data helpers the
+// views share, and the render loop that hands each mode to its view module.
+
+import { renderCompare } from "./views/compare.js";
+import { bindEpochKeys, togglePlay, updateEpochTexts } from "./views/epoch_player.js";
+import { renderFilters } from "./views/filters.js";
+import { renderFlow } from "./views/flow.js";
+import { Api, ApiError } from "./api.js";
+import { el, emptyState, stepLabel } from "./dom.js";
+import { updateProbeStrip } from "./views/probe_strip.js";
+import { loadRuns, poll } from "./run_loader.js";
+import { buildToolbar } from "./views/toolbar.js";
+
+const POLL_MS = 5000;
+const RENDERERS = { flow: renderFlow, compare: renderCompare, filters: renderFilters };
+
+/** State and controller of the plugin page (exposed as `window.cnnTbApp`). */
+export class FlowApp {
+  /** @param {HTMLElement} host */
+  constructor(host) {
+    this.api = new Api();
+    this.host = host;
+    this.runs = [];
+    this.run = null;
+    this.info = null;
+    this.epochs = null;
+    this.idx = 0;
+    this.probe = 0;
+    this.probe2 = null;
+    this.mode = "flow";
+    this.reduce = "mean";
+    this.cmap = "viridis";
+    this.norm = "map";
+    this.showAll = false;
+    this.selected = null;
+    this.detailCols = 8;
+    this.detailCount = 32;
+    this.filterLayer = null;
+    this.playing = false;
+    this.autoReload = true;
+    this.token = 0;
+    this.renderCount = 0;
+    this.timings = [];
+    this.images = new Map();
+    this.fixedRanges = null;
+  }
+
+  // ---------------------------------------------------------------- skeleton
+
+  /** Build the page, load the runs and start polling for new epochs. */
+  async start() {
+    this.root = el("div", { class: "cnn-tb", attrs: { id: "cnn-tb" }, data: { state: "loading" } });
+    this.toolbar = el("div", { class: "toolbar" });
+    this.banner = el("div", { class: "banner", attrs: { hidden: "" } });
+    this.epochBar = el("div", { class: "epoch-bar" });
+    this.probeStrip = el("div", { class: "probe-strip" });
+    this.main = el("div", { class: "main" });
+    this.detail = el("div", { class: "detail", attrs: { hidden: "" } });
+    this.root.append(this.toolbar, this.banner, this.epochBar, this.probeStrip, this.main, this.detail);
+    this.host.append(this.root);
+    buildToolbar(this);
+    bindEpochKeys(this);
+    await loadRuns(this);
+    this.pollTimer = setInterval(() => poll(this), POLL_MS);
+  }
+
+  setState(state) {
+    this.root.dataset.state = state;
+  }
+
+  showError(err) {
+    this.banner.hidden = false;
+    this.banner.className = "banner error";
+    this.banner.textContent = err instanceof ApiError ? `Server: ${err.message}` : String(err && err.message ? err.message : err);
+  }
+
+  clearError() {
+    this.banner.hidden = true;
+    this.banner.textContent = "";
+  }
+
+  /** Empty state: no epoch bar or probes, an explanation in the main area. */
+  showEmpty(title, detail) {
+    this.setState("empty");
+    this.epochBar.replaceChildren();
+    this.probeStrip.replaceChildren();
+    this.main.replaceChildren(emptyState(title, detail));
+  }
+
+  updateModeButtons() {
+    for (const [m, b] of Object.entries(this.modeButtons)) b.classList.toggle("active", m === this.mode);
+    this.root.dataset.mode = this.mode;
+  }
+
+  setMode(m) {
+    this.mode = m;
+    this.updateModeButtons();
+    this.renderView();
+  }
+
+  /** Set a view option (e.g. `cmap`, `norm`) and redraw. */
+  setOption(key, value) {
+    this[key] = value;
+    this.renderView();
+  }
+
+  // ---------------------------------------------------------------- epochs
+
+  step() {
+    return this.epochs.steps[this.idx];
+  }
+
+  epoch() {
+    return this.epochs.epochs[this.idx];
+  }
+
+  /** Show epoch index `i` (clamped); the render is timed as a "step". */
+  setIdx(i) {
+    if (!this.epochs) return;
+    const n = this.epochs.steps.length;
+    i = Math.max(0, Math.min(n - 1, i));
+    this.stepStarted = performance.now();
+    this.idx = i;
+    updateEpochTexts(this);
+    this.renderView();
+  }
+
+  togglePlay() {
+    togglePlay(this);
+  }
+
+  /** `get(epochRecord)` for every epoch, undefined as null. */
+  series(get) {
+    return this.epochs.epochs.map((e) => {
+      const v = get(e);
+      return v === undefined ? null : v;
+    });
+  }
+
+  // ---------------------------------------------------------------- probes
+
+  /** Number of probe images of the run. */
+  probeCount() {
+    const p = this.info.probes || {};
+    return Math.max(p.count || 0, this.info.probe_images || 0);
+  }
+
+  prediction(probe, epoch = this.epoch()) {
+    const p = (epoch.predictions || [])[probe];
+    const labels = (this.info.probes || {}).labels;
+    const truth = p && p.true !== null && p.true !== undefined ? p.true : labels ? labels[probe] : null;
+    const t = truth === undefined ? null : truth;
+    const pred = p ? p.pred : null;
+    return { pred, truth: t, conf: p ? p.confidence : null, probs: p ? p.probs : null, top: p ? p.top : [], wrong: pred !== null && t !== null && pred !== t };
+  }
+
+  probeImage(i) {
+    const key = `${this.run}\u0000${i}`;
+    let p = this.images.get(key);
+    if (!p) {
+      p = new Promise((resolve) => {
+        const img = new Image();
+        img.onload = () => resolve(img);
+        img.onerror = () => resolve(null);
+        img.src = this.api.probeUrl(this.run, i);
+      });
+      this.images.set(key, p);
+    }
+    return p;
+  }
+
+  /** [activation packs (or the Error), probe images] of `probes` at `step`. */
+  probeData(probes, step) {
+    return Promise.all([
+      Promise.all(probes.map((p) => this.api.activations(this.run, p, step).catch((e) => e))),
+      Promise.all(probes.map((p) => this.probeImage(p))),
+    ]);
+  }
+
+  // ---------------------------------------------------------------- layers
+
+  displayedLayers() {
+    return this.info.layers.filter((l) => l.kind === "input" || l.logged || this.showAll);
+  }
+
+  /** The channel-reduced map of a layer's arrays (the chosen reduction first). */
+  reducedMap(arrays) {
+    return arrays[this.reduce] || arrays.mean || arrays.max;
+  }
+
+  /** [lo, hi] for the maps of a layer under the current normalisation. */
+  range(layer) {
+    if (this.norm === "map") return null;
+    if (this.norm === "layer") {
+      const s = (this.epoch().layers || {})[layer];
+      return s && s.min !== null && s.max !== null ? [s.min, s.max] : null;
+    }
+    if (!this.fixedRanges) this.fixedRanges = new Map();
+    if (!this.fixedRanges.has(layer)) {
+      let a = Infinity;
+      let b = -Infinity;
+      for (const e of this.epochs.epochs) {
+        const s = (e.layers || {})[layer];
+        if (s && s.min !== null) a = Math.min(a, s.min);
+        if (s && s.max !== null) b = Math.max(b, s.max);
+      }
+      this.fixedRanges.set(layer, Number.isFinite(a) && Number.isFinite(b) ? [a, b] : null);
+    }
+    return this.fixedRanges.get(layer);
+  }
+
+  layerStats(name, epoch = this.epoch()) {
+    return (epoch.layers || {})[name] || null;
+  }
+
+  isOutput(layer) {
+    return layer.name === this.info.output_layer;
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  /** Redraw the current mode; records a timing and bumps `data-render-count`. */
+  async renderView() {
+    if (!this.info || !this.epochs || !this.epochs.steps.length) return;
+    const token = ++this.token;
+    const cause = this.stepStarted ? "step" : "view";
+    const started = this.stepStarted || performance.now();
+    this.stepStarted = null;
+    updateEpochTexts(this);
+    updateProbeStrip(this);
+    this.updateNonfiniteBanner();
+    try {
+      await (RENDERERS[this.mode] || renderFilters)(this, token);
+    } catch (e) {
+      if (token !== this.token) return;
+      this.setState("error");
+      this.showError(e);
+      return;
+    }
+    if (token !== this.token) return;
+    this.renderCount += 1;
+    this.root.dataset.step = String(this.step());
+    this.root.dataset.renderCount = String(this.renderCount);
+    this.timings.push({ step: this.step(), ms: performance.now() - started, cause });
+    if (this.timings.length > 500) this.timings.shift();
+    this.setState("ready");
+    this.prefetch();
+  }
+
+  updateNonfiniteBanner() {
+    const e = this.epoch();
+    if (!e.nonfinite) {
+      if (this.banner.classList.contains("nonfinite")) this.clearError();
+      return;
+    }
+    const bad = Object.entries(e.layers || {})
+      .filter(([, s]) => s && s.nonfinite > 0)
+      .map(([n]) => n);
+    this.banner.hidden = false;
+    this.banner.className = "banner nonfinite";
+    this.banner.textContent = `NaN/Inf values at ${stepLabel(this.step())}${bad.length ? ` in: ${bad.join(", ")}` : ""}. They are drawn as the lowest colour.`;
+  }
+
+  /** Warm the caches for the epochs around the current one. */
+  prefetch() {
+    const steps = this.epochs.steps;
+    let around = this.playing ? [1, 2, 3] : [1, -1, 2, -2];
+    if (this.mode === "compare") around = around.slice(0, 2); // every probe: keep the queue short
+    const probes = this.mode === "compare" ? [...Array(this.probeCount()).keys()] : [this.probe, this.probe2].filter((p) => p !== null);
+    const run = this.run;
+    setTimeout(() => {
+      for (const d of around) {
+        const s = steps[this.idx + d];
+        if (s === undefined) continue;
+        if (this.mode === "filters") {
+          if (this.filterLayer) this.api.kernels(run, s, this.filterLayer).catch(() => {});
+        } else {
+          for (const p of probes) this.api.activations(run, p, s).catch(() => {});
+          const sel = this.selected && this.info.layers.find((l) => l.name === this.selected);
+          if (this.mode === "flow" && sel && sel.is_conv) this.api.kernels(run, s, sel.name).catch(() => {});
+        }
+      }
+    }, 0);
+  }
+}

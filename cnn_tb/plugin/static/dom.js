@@ -1,0 +1,126 @@
+// DOM builders. Every user-supplied string (run, layer and class names) goes
+// in through textContent or an attribute value, never parsed as HTML.
+
+/**
+ * Create an element.
+ * @param {string} tag
+ * @param {{class?: string, text?: string, title?: string, attrs?: object, data?: object, style?: object}} [opts]
+ * @param {Array<Node|string|null>} [children]
+ * @returns {HTMLElement}
+ */
+export function el(tag, opts = {}, children = []) {
+  const node = document.createElement(tag);
+  if (opts.class) node.className = opts.class;
+  if (opts.text !== undefined && opts.text !== null) node.textContent = String(opts.text);
+  if (opts.title) node.title = String(opts.title);
+  for (const [k, v] of Object.entries(opts.attrs || {})) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
+  for (const [k, v] of Object.entries(opts.data || {})) if (v !== undefined && v !== null) node.dataset[k] = String(v);
+  for (const [k, v] of Object.entries(opts.style || {})) node.style[k] = v;
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    node.append(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+  return node;
+}
+
+/** A <select> with [value, label] options. */
+export function select(options, value, onChange, opts = {}) {
+  const s = el("select", opts);
+  for (const [v, label] of options) {
+    const o = el("option", { text: label, attrs: { value: v } });
+    s.append(o);
+  }
+  s.value = String(value);
+  s.addEventListener("change", () => onChange(s.value));
+  return s;
+}
+
+/** A labelled control. */
+export function field(label, control, opts = {}) {
+  return el("label", { class: `field ${opts.class || ""}`.trim() }, [el("span", { class: "field-label", text: label }), control]);
+}
+
+/** Format a number compactly (null -> "–"). */
+export function fmt(v, digits = 3) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
+  return Number(v.toPrecision(digits)).toString();
+}
+
+/** Format a fraction as a percentage. */
+export function pct(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  return `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
+}
+
+/** A confidence as a whole percentage ("87%"), "" when there is none. */
+export function confText(conf) {
+  return conf !== null ? `${Math.round(conf * 100)}%` : "";
+}
+
+/** Empty-state panel telling how to log flow records. */
+export function emptyState(title, detail) {
+  const code = [
+    "import cnn_tb, keras",
+    "",
+    "probes = cnn_tb.Probes(x_test[:8], labels=y_test[:8], class_names=CLASS_NAMES)",
+    "model.fit(x, y, epochs=20, callbacks=[",
+    "    keras.callbacks.TensorBoard(log_dir),",
+    "    cnn_tb.LayerFlow(log_dir, probes),",
+    "])",
+  ].join("\n");
+  return el("div", { class: "empty-state", data: { empty: "1" } }, [
+    el("h2", { text: title }),
+    el("p", { text: detail }),
+    el("pre", { class: "code", text: code }),
+    el("p", {
+      class: "hint",
+      text: "Then run `tensorboard --logdir log_dir`. The view updates while the run trains (auto-reload).",
+    }),
+  ]);
+}
+
+/**
+ * Probability bars for the output layer: predicted class green, true class red
+ * when it differs.
+ * @param {Array<[number, number]>} rows [classIndex, prob] sorted for display
+ */
+export function probabilityBars(rows, pred, truth, nameOf) {
+  const box = el("div", { class: "prob-bars" });
+  for (const [cls, p] of rows) {
+    const isPred = cls === pred;
+    const isTrue = truth !== null && truth !== undefined && cls === truth;
+    let kind = "";
+    if (isPred) kind = "pred";
+    else if (isTrue) kind = "true";
+    const width = `${Math.max(0, Math.min(1, p || 0)) * 100}%`;
+    box.append(
+      el("div", { class: `prob-row ${kind} ${isTrue ? "is-true" : ""}`.trim(), data: { class: cls, pred: isPred ? 1 : 0, true: isTrue ? 1 : 0 } }, [
+        el("span", { class: "prob-name", text: nameOf(cls), title: nameOf(cls) }),
+        el("span", { class: "prob-track" }, [el("span", { class: "prob-fill", style: { width } })]),
+        el("span", { class: "prob-val", text: p === null || p === undefined ? "–" : `${(p * 100).toFixed(0)}%` }),
+      ]),
+    );
+  }
+  return box;
+}
+
+/** Human label of a step: -1 is the untrained model, step e is after epoch e+1. */
+export function stepLabel(step) {
+  return step < 0 ? "untrained" : `epoch ${step + 1}`;
+}
+
+/** "32×32×3" for a shape list (null dims shown as "?"). */
+export function shapeText(shape) {
+  if (!Array.isArray(shape) || !shape.length) return "?";
+  return shape.map((d) => (d === null || d === undefined ? "?" : String(d))).join("×");
+}
+
+/** Class name for index i (or "#i"). */
+export function className(runInfo, i) {
+  if (i === null || i === undefined) return "?";
+  const names = runInfo && runInfo.probes && runInfo.probes.class_names;
+  if (names && i >= 0 && i < names.length) return names[i];
+  return `#${i}`;
+}

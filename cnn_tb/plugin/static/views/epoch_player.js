@@ -1,0 +1,116 @@
+// The epoch bar: play/pause, previous/next, slider, jump-to-epoch, the
+// metrics of the shown epoch, and the keyboard shortcuts (← → space).
+
+import { el, fmt, stepLabel } from "../dom.js";
+
+const PLAY_MS = 600;
+
+/**
+ * Arrow keys step through epochs, space plays/pauses (not while typing).
+ * @param {import("../app.js").FlowApp} app
+ */
+export function bindEpochKeys(app) {
+  document.addEventListener("keydown", (ev) => {
+    const tag = ev.target && ev.target.tagName;
+    if (!app.epochs || tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (ev.key === "ArrowLeft") app.setIdx(app.idx - 1);
+    else if (ev.key === "ArrowRight") app.setIdx(app.idx + 1);
+    else if (ev.key === " ") app.togglePlay();
+    else return;
+    ev.preventDefault();
+  });
+}
+
+/**
+ * Rebuild the epoch bar for the loaded epochs.
+ * @param {import("../app.js").FlowApp} app
+ */
+export function buildEpochBar(app) {
+  const n = app.epochs.steps.length;
+  app.playBtn = el("button", { class: "btn play", text: app.playing ? "Pause" : "Play", title: "Animate over epochs (space); ← → step" });
+  app.playBtn.addEventListener("click", () => app.togglePlay());
+  app.slider = el("input", { class: "epoch-slider", attrs: { type: "range", min: 0, max: Math.max(0, n - 1), step: 1, "aria-label": "Epoch" } });
+  app.slider.value = String(app.idx);
+  app.slider.addEventListener("input", () => app.setIdx(Number(app.slider.value)));
+  app.stepText = el("span", { class: "step-label" });
+  app.jumpInput = el("input", { class: "jump", attrs: { type: "number", min: 0, step: 1, title: "epoch number (0 = untrained)" } });
+  const go = el("button", { class: "btn", text: "Go" });
+  const jump = () => {
+    const e = Number(app.jumpInput.value);
+    if (!Number.isFinite(e)) return;
+    const i = app.epochs.steps.indexOf(Math.round(e) - 1);
+    if (i >= 0) {
+      app.jumpInput.classList.remove("bad");
+      app.jumpInput.value = "";
+      app.setIdx(i);
+    } else app.jumpInput.classList.add("bad");
+  };
+  go.addEventListener("click", jump);
+  app.jumpInput.addEventListener("keydown", (ev) => ev.key === "Enter" && jump());
+  const prev = el("button", { class: "btn icon", text: "‹", title: "previous epoch" });
+  prev.addEventListener("click", () => app.setIdx(app.idx - 1));
+  const next = el("button", { class: "btn icon", text: "›", title: "next epoch" });
+  next.addEventListener("click", () => app.setIdx(app.idx + 1));
+  app.metricsText = el("span", { class: "metrics" });
+  app.epochBar.replaceChildren(
+    app.playBtn,
+    prev,
+    app.slider,
+    next,
+    app.stepText,
+    el("span", { class: "jump-box" }, [el("span", { class: "field-label", text: "go to epoch" }), app.jumpInput, go]),
+    app.metricsText,
+  );
+  updateEpochTexts(app);
+}
+
+/**
+ * Sync the slider, step label, metrics and jump box with `app.idx`.
+ * @param {import("../app.js").FlowApp} app
+ */
+export function updateEpochTexts(app) {
+  const step = app.step();
+  const n = app.epochs.steps.length;
+  app.slider.value = String(app.idx);
+  app.stepText.textContent = `${stepLabel(step)}  ·  step ${step}  ·  ${app.idx + 1}/${n}`;
+  const logs = app.epoch().logs || {};
+  const keys = Object.keys(logs).slice(0, 4);
+  app.metricsText.textContent = keys.map((k) => `${k} ${fmt(logs[k])}`).join("   ");
+  app.jumpInput.max = String(Math.max(...app.epochs.steps) + 1);
+  app.jumpInput.placeholder = String(step + 1);
+}
+
+/**
+ * Start or pause playback; playing from the last epoch restarts at the first.
+ * @param {import("../app.js").FlowApp} app
+ */
+export function togglePlay(app) {
+  app.playing = !app.playing;
+  app.playBtn.textContent = app.playing ? "Pause" : "Play";
+  if (app.playing) {
+    if (app.idx >= app.epochs.steps.length - 1) app.setIdx(0);
+    scheduleTick(app);
+  } else clearTimeout(app.playTimer);
+}
+
+/**
+ * Stop playback without touching the (about to be rebuilt) epoch bar.
+ * @param {import("../app.js").FlowApp} app
+ */
+export function stopPlay(app) {
+  app.playing = false;
+  clearTimeout(app.playTimer);
+}
+
+function scheduleTick(app) {
+  clearTimeout(app.playTimer);
+  app.playTimer = setTimeout(() => {
+    if (!app.playing) return;
+    if (app.idx >= app.epochs.steps.length - 1) {
+      app.togglePlay();
+      return;
+    }
+    app.setIdx(app.idx + 1);
+    scheduleTick(app);
+  }, PLAY_MS);
+}

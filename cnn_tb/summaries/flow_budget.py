@@ -1,0 +1,130 @@
+"""The byte budget of the plugin's flow records (the format: :mod:`cnn_tb.contract.packs`).
+
+The budget: every probe's activation pack holds at most
+``budget_bytes`` of uncompressed array data (default 64 KiB; zlib shrinks it
+further). :func:`plan_budget` decides once per run, from the layer shapes
+alone, how many channels each map layer keeps and by how much it is
+average-pooled, so every epoch stores the same channels at the same size and
+epochs stay comparable:
+
+1. every map layer keeps at most ``max_channels`` channels, every vector
+   layer at most ``max_units`` units (the first ones); the channel-mean /
+   channel-max / Grad-CAM maps are pooled to at most ``SUMMARY_SIZE`` pixels
+   a side;
+2. while the total is over budget, the biggest array that can still shrink
+   gives way by one step: a layer's channel maps halve their channel count
+   (down to ``MIN_CHANNELS``), then pool by 2 (down to 4 pixels a side), then
+   halve channels down to none (only the summary maps stay); summary maps
+   pool by 2 (down to 4 pixels a side); vectors halve (down to 16 units).
+
+So the budget holds for any input size, and for any number of layers while
+``layers x (summary maps at 4x4 + 16 units)`` fits (about 1,000 map layers at
+the default budget); beyond that :func:`plan_budget` raises.
+"""
+
+import numpy as np
+
+from cnn_tb.contract.tags import MAP, VECTOR
+
+DEFAULT_BUDGET_BYTES = 64 * 1024
+MIN_CHANNELS = 16
+SUMMARY_SIZE = 64
+_MIN_SIDE = 4
+_MIN_UNITS = 16
+
+
+def _pooled(n, p):
+    return -(-n // p)
+
+
+class BudgetError(ValueError):
+    """The layers cannot fit the byte budget even at their smallest."""
+
+
+def plan_budget(selected, budget_bytes=DEFAULT_BUDGET_BYTES, max_channels=32, max_units=1024, gradcam_layers=()):
+    """Per-layer storage plan ``{name: {"channels", "pool", "summary_pool"} | {"units"}}``.
+
+    Raises:
+        BudgetError: even the smallest storage of every layer exceeds ``budget_bytes``.
+    """
+    plan, shapes, n_summary = {}, {}, {}
+    for info in selected:
+        if info.kind == MAP:
+            h, w, c = info.output_shape
+            sp = 1
+            while max(_pooled(h, sp), _pooled(w, sp)) > SUMMARY_SIZE:
+                sp *= 2
+            shapes[info.name] = (h, w, c)
+            n_summary[info.name] = 2 + (2 if info.name in gradcam_layers else 0)
+            plan[info.name] = {"channels": min(c, max_channels), "pool": 1, "summary_pool": sp}
+        elif info.kind == VECTOR:
+            plan[info.name] = {"units": min(info.output_shape[0], max_units)}
+
+    def sizes(name):
+        """(bytes of the channel maps, bytes of the summary maps, bytes of a vector)."""
+        p = plan[name]
+        if "units" in p:
+            return 0, 0, p["units"]
+        h, w, _ = shapes[name]
+        maps = _pooled(h, p["pool"]) * _pooled(w, p["pool"]) * p["channels"]
+        summary = n_summary[name] * _pooled(h, p["summary_pool"]) * _pooled(w, p["summary_pool"])
+        return maps, summary, 0
+
+    def shrink(name, part):
+        """Shrink one part of a layer by one step; False when it cannot."""
+        p = plan[name]
+        if part == "vector":
+            if p["units"] <= _MIN_UNITS:
+                return False
+            p["units"] = max(_MIN_UNITS, p["units"] // 2)
+            return True
+        h, w, _ = shapes[name]
+        if part == "summary":
+            if min(_pooled(h, p["summary_pool"]), _pooled(w, p["summary_pool"])) <= _MIN_SIDE:
+                return False
+            p["summary_pool"] *= 2
+            return True
+        if p["channels"] > MIN_CHANNELS:
+            p["channels"] = max(MIN_CHANNELS, p["channels"] // 2)
+        elif p["channels"] and min(_pooled(h, p["pool"]), _pooled(w, p["pool"])) > _MIN_SIDE:
+            p["pool"] *= 2
+        elif p["channels"]:
+            p["channels"] //= 2
+        else:
+            return False
+        return True
+
+    total = sum(sum(sizes(n)) for n in plan)
+    stuck = set()
+    while total > budget_bytes:
+        parts = [
+            (size, name, part)
+            for name in plan
+            for size, part in zip(sizes(name), ("maps", "summary", "vector"))
+            if size and (name, part) not in stuck
+        ]
+        if not parts:
+            raise BudgetError(
+                f"{len(plan)} logged layers need at least {total} bytes per probe, more than "
+                f"budget_bytes={budget_bytes}. Log fewer layers (`layers=`) or raise `budget_bytes`."
+            )
+        _, name, part = max(parts)
+        before = sum(sizes(name))
+        if not shrink(name, part):
+            stuck.add((name, part))
+        total += sum(sizes(name)) - before
+    return plan
+
+
+def avg_pool(x, p, first_axis=0):
+    """Average-pool axes ``first_axis`` and ``first_axis + 1`` of ``x`` by ``p`` (edges padded)."""
+    if p == 1:
+        return x
+    f = first_axis
+    h, w = x.shape[f : f + 2]
+    ph, pw = _pooled(h, p) * p, _pooled(w, p) * p
+    if (ph, pw) != (h, w):
+        pad = [(0, 0)] * f + [(0, ph - h), (0, pw - w)] + [(0, 0)] * (x.ndim - f - 2)
+        x = np.pad(x, pad, mode="edge")
+    shape = x.shape[:f] + (ph // p, p, pw // p, p) + x.shape[f + 2 :]
+    return x.reshape(shape).mean(axis=(f + 1, f + 3))

@@ -1,0 +1,81 @@
+"""tf.distribute: MirroredStrategy on 2 logical CPUs, and a 2-worker
+MultiWorkerMirroredStrategy job on 127.0.0.1 (each in its own processes, since
+logical devices and TF_CONFIG must be set before TensorFlow starts)."""
+
+import glob
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+
+from cnn_tb.contract import tags
+from tests.support.tb_data import LogDir
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+ENV = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _script(name):
+    return os.path.join(HERE, "scripts", name)
+
+
+def test_mirrored_strategy_logs_once_and_matches_single_device(tmp_path):
+    mirrored, single = tmp_path / "mirrored", tmp_path / "single"
+    proc = subprocess.run(
+        [sys.executable, _script("mirrored.py"), str(mirrored), str(single)],
+        capture_output=True, text=True, timeout=300, env=ENV,
+    )
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
+    assert len(glob.glob(str(mirrored / tags.RUN_NAME / "events*"))) == 1
+    a, b = LogDir(str(mirrored)), LogDir(str(single))
+    assert sorted(a.epochs()) == [-1, 0, 1]
+    ea, eb = a.epochs()[1], b.epochs()[1]
+    for layer, stats in ea["layers"].items():
+        for key in ("mean", "std", "min", "max"):
+            np.testing.assert_allclose(stats[key], eb["layers"][layer][key], rtol=1e-4, atol=1e-5)
+    for pa, pb in zip(ea["predictions"], eb["predictions"]):
+        np.testing.assert_allclose(pa["probs"], pb["probs"], atol=1e-5)
+    for pack_a, pack_b in zip(a.packs(1), b.packs(1)):
+        assert pack_a.keys() == pack_b.keys()
+        for name in pack_a:
+            diff = np.abs(pack_a[name][0].astype(int) - pack_b[name][0].astype(int))
+            assert diff.max() <= 1, name
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multi_worker_only_the_chief_writes(tmp_path):
+    p0, p1 = _free_ports(2)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, _script("multi_worker.py"), str(tmp_path), str(p0), str(p1), str(i)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        )
+        for i in (0, 1)
+    ]
+    outs = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=240)  # a deadlock would time out here
+            outs.append(out)
+            assert p.returncode == 0, err[-3000:]
+    finally:
+        for p in procs:
+            p.kill()
+    assert "WORKER 0 EPOCH 2 WRITTEN True" in outs[0]
+    assert "WORKER 1 EPOCH 2 WRITTEN False" in outs[1] and "WORKER 1 DONE" in outs[1]
+    files = glob.glob(str(tmp_path / "**" / "*"), recursive=True)
+    events = [f for f in files if os.path.isfile(f)]
+    assert len(events) == 1 and f".{procs[0].pid}." in os.path.basename(events[0])
+    assert sorted(LogDir(str(tmp_path)).epochs()) == [-1, 0, 1, 2]
