@@ -1,0 +1,105 @@
+"""One pass of the probes: activations, probabilities, predictions, Grad-CAM,
+each recomputed independently (a direct Keras call, or numpy)."""
+
+import keras
+import numpy as np
+import pytest
+
+from cnn_tb.model import capture, graph
+
+
+def _capture(model, layers=None, cams=()):
+    infos = graph.walk(model)
+    selected = graph.select(infos, layers)
+    return capture.Capture(model, selected, list(cams))
+
+
+def test_activations_and_probabilities_equal_a_direct_call():
+    keras.utils.set_random_seed(0)
+    inner_in = keras.Input((6, 6, 4))
+    inner = keras.Model(inner_in, keras.layers.Conv2D(3, 3, padding="same", name="ic")(inner_in), name="inner")
+    inp = keras.Input((6, 6, 2))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inp)
+    b = inner(a)
+    g = keras.layers.GlobalAveragePooling2D(name="g")(b)
+    out = keras.layers.Dense(5, activation="softmax", name="out")(g)
+    model = keras.Model(inp, out)
+    x = np.random.default_rng(1).random((3, 6, 6, 2), dtype=np.float32)
+    result = _capture(model).run(x)
+    direct = keras.Model(inp, [a, b, g, out])(x, training=False)
+    want = dict(zip(["a", "inner", "g", "out"], [np.asarray(t) for t in direct]))
+    want["inner/ic"] = np.asarray(inner(want["a"]))
+    assert set(result.activations) == set(want)
+    for name, value in want.items():
+        np.testing.assert_allclose(result.activations[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(result.probs, want["out"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result.pred, np.argmax(want["out"], axis=1))
+
+
+@pytest.mark.parametrize("activation", ["softmax", None, "sigmoid"])
+def test_probabilities_for_softmax_logits_and_sigmoid_outputs(activation):
+    keras.utils.set_random_seed(0)
+    units = 1 if activation == "sigmoid" else 4
+    inp = keras.Input((5, 5, 1))
+    x = keras.layers.Conv2D(2, 3, name="c")(inp)
+    x = keras.layers.Flatten()(x)
+    out = keras.layers.Dense(units, activation=activation, name="out")(x)
+    model = keras.Model(inp, out)
+    x_in = np.random.default_rng(2).random((4, 5, 5, 1), dtype=np.float32)
+    result = _capture(model).run(x_in)
+    y = np.asarray(model(x_in))
+    if activation == "sigmoid":
+        want = np.stack([1 - y[:, 0], y[:, 0]], axis=1)
+    elif activation is None:
+        e = np.exp(y - y.max(axis=1, keepdims=True))
+        want = e / e.sum(axis=1, keepdims=True)
+    else:
+        want = y
+    np.testing.assert_allclose(result.probs, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result.pred, np.argmax(want, axis=1))
+
+
+def _cam_model(channels, dense_kernel):
+    """input -> 1x1 conv (identity-like kernel) -> GAP -> Dense(softmax): the
+    gradient of logit k w.r.t. the conv output is dense_kernel[c, k] / (H * W)."""
+    inp = keras.Input((8, 8, channels))
+    feat = keras.layers.Conv2D(channels, 1, use_bias=False, name="feat")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(feat)
+    out = keras.layers.Dense(dense_kernel.shape[1], activation="softmax", use_bias=False, name="out")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("feat").set_weights([np.eye(channels, dtype=np.float32)[None, None]])
+    model.get_layer("out").set_weights([dense_kernel.astype(np.float32)])
+    return model
+
+
+def test_gradcam_peaks_where_the_class_evidence_is():
+    """Class 0's evidence is the bright patch in the top-left corner: its
+    Grad-CAM is the patch; the other class (negative weight) gets no map."""
+    model = _cam_model(1, np.array([[1.0, -1.0]]))
+    x = np.zeros((2, 8, 8, 1), np.float32)
+    x[0, :2, :2] = 1.0  # probe 0: top-left corner
+    x[1, 5:, 6:] = 1.0  # probe 1: bottom-right corner
+    result = _capture(model, cams=["feat"]).run(x, labels=np.array([1, 0]))
+    assert result.pred.tolist() == [0, 0]
+    cams = result.gradcam["feat"]
+    np.testing.assert_allclose(cams, x[..., 0], atol=1e-6)  # normalised to a peak of 1 exactly there
+    assert np.unravel_index(np.argmax(cams[0]), (8, 8)) == (0, 0)
+    assert np.unravel_index(np.argmax(cams[1]), (8, 8)) == (5, 6)
+    np.testing.assert_array_equal(result.gradcam_true["feat"][0], 0.0)  # class 1: negative evidence only
+
+
+def test_gradcam_equals_the_numpy_formula():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(3, 4))
+    model = _cam_model(3, w)
+    x = rng.random((5, 8, 8, 3), dtype=np.float32)
+    labels = np.array([0, 1, 2, 3, 0])
+    result = _capture(model, cams=["feat"]).run(x, labels=labels)
+    pred = np.argmax(x.mean(axis=(1, 2)) @ w, axis=1)
+    np.testing.assert_array_equal(result.pred, pred)
+    for cls, got in ((pred, result.gradcam["feat"]), (labels, result.gradcam_true["feat"])):
+        alpha = w[:, cls].T / 64.0  # [N, C]: mean over positions of d logit / d feat
+        cam = np.maximum(np.einsum("nhwc,nc->nhw", x, alpha), 0)
+        peak = cam.max(axis=(1, 2), keepdims=True)
+        want = np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0)
+        np.testing.assert_allclose(got, want, atol=1e-5)

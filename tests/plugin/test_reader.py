@@ -1,0 +1,295 @@
+"""Unit tests of cnn_tb.plugin.reader.FlowReader, used directly over TensorBoard's
+MultiplexerDataProvider on event files written by tests.support.fixture_writer."""
+
+import gzip
+import json
+import os
+import zlib
+
+import numpy as np
+import pytest
+from tensorboard import context, errors
+from tensorboard.data import provider as tb_provider
+
+from cnn_tb.contract import packs, records, tags
+from cnn_tb.plugin.reader import PNG_MAGIC, FlowReader
+from tests.support import fixture_writer
+
+EID = ""
+RUN_A, RUN_B = "a/cnn_tb", "b/cnn_tb"
+STEPS_A, STEPS_B = [-1, 0, 1, 2], [-1, 0]
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    """Two cnn_tb runs and one run of plain scalars (like keras' train/)."""
+    import tensorflow as tf
+
+    root = str(tmp_path_factory.mktemp("reader"))
+    info = {
+        RUN_A: fixture_writer.write_run(os.path.join(root, "a", "cnn_tb"), steps=tuple(STEPS_A), n_probes=3),
+        RUN_B: fixture_writer.write_run(os.path.join(root, "b", "cnn_tb"), steps=tuple(STEPS_B), n_probes=2, seed=1),
+    }
+    writer = tf.summary.create_file_writer(os.path.join(root, "train"))
+    with writer.as_default():
+        tf.summary.scalar("epoch_loss", 0.5, step=0)
+    writer.close()
+    return root, info
+
+
+@pytest.fixture(scope="module")
+def data_provider(logdir):
+    from tensorboard.backend.event_processing import data_provider as dp_module
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"cnn_tb": 0})
+    multiplexer.AddRunsFromDirectory(logdir[0])
+    multiplexer.Reload()
+    return dp_module.MultiplexerDataProvider(multiplexer, logdir[0])
+
+
+@pytest.fixture
+def reader(data_provider):
+    return FlowReader(data_provider, downsample=0)
+
+
+@pytest.fixture
+def ctx():
+    return context.RequestContext()
+
+
+def stored_blobs(dp, ctx, run, tag, step):
+    """The blobs of ``tag`` at ``step``, read straight from the provider."""
+    flt = tb_provider.RunTagFilter(runs=[run], tags=[tag])
+    data = dp.read_blob_sequences(ctx, experiment_id=EID, plugin_name=tags.PLUGIN_NAME, downsample=1000,
+                                  run_tag_filter=flt)
+    (datum,) = [d for d in data[run][tag] if d.step == step]
+    return [dp.read_blob(ctx, blob_key=ref.blob_key) for ref in datum.values]
+
+
+def expected_run_record(info):
+    rec = fixture_writer.run_record(info["layers"], info["n_probes"], info["class_names"], info["labels"])
+    return records.parse_run_record(records.decode_json(records.encode_json(rec)))
+
+
+def activation_names(layers):
+    names = set()
+    for l in layers:
+        if not l["logged"]:
+            continue
+        if l["kind"] == "map":
+            names |= {f"{l['name']}/{k}" for k in ("maps", "mean", "max")}
+            if l["is_conv"]:
+                names.add(f"{l['name']}/gradcam")
+        elif l["kind"] == "vector":
+            names.add(f"{l['name']}/vector")
+    return names
+
+
+def header_of(raw):
+    return packs.parse_raw(raw)[0]
+
+
+# ------------------------------------------------------------------------ runs
+
+
+def test_runs_lists_exactly_the_flow_runs(reader, ctx):
+    runs = reader.runs_impl(ctx, EID)
+    assert [r["run"] for r in runs] == [RUN_A, RUN_B]  # not "train"
+    a, b = runs
+    assert set(a) == {"run", "has_model", "last_step", "last_wall_time"}
+    assert a["has_model"] is True and b["has_model"] is True
+    assert a["last_step"] == 2 and b["last_step"] == 0
+    assert isinstance(a["last_wall_time"], float) and a["last_wall_time"] > 0
+
+
+def test_run_is_the_parsed_run_record(reader, ctx, logdir):
+    for run in (RUN_A, RUN_B):
+        info = logdir[1][run]
+        got = reader.run_impl(ctx, EID, run)
+        want = expected_run_record(info)
+        assert got == dict(want, run=run, run_step=-1, probe_images=info["n_probes"])
+        assert [l["name"] for l in got["layers"]] == ["input", "conv1", "conv2", "add", "pool", "flatten", "dense"]
+        assert got["probes"]["class_names"] == ["circle", "square", "triangle"]
+        assert got["probes"]["count"] == info["n_probes"]
+        assert got["gradcam_layers"] == ["conv1", "conv2"]
+        assert got["output_layer"] == "dense"
+    json.dumps(got, allow_nan=False)
+
+
+def test_run_record_is_memoized_until_the_series_changes(reader, ctx):
+    first = reader.run_impl(ctx, EID, RUN_A)
+    assert reader.run_impl(ctx, EID, RUN_A) == first
+
+
+# ---------------------------------------------------------------------- epochs
+
+
+def test_epochs_lists_every_step_with_its_record(reader, ctx, logdir):
+    info = logdir[1][RUN_A]
+    data = reader.epochs_impl(ctx, EID, RUN_A)
+    assert set(data) == {"run", "steps", "epochs"}
+    assert data["run"] == RUN_A
+    assert data["steps"] == STEPS_A
+    assert [e["step"] for e in data["epochs"]] == STEPS_A
+    conv = ["conv1", "conv2"]
+    for step, e in zip(STEPS_A, data["epochs"]):
+        assert list(e) == list(records.EPOCH_SERVED)
+        assert e["epochs_completed"] == step + 1
+        assert e["logs"] == {"loss": records.opt_float(1.0 / (step + 2)),
+                             "accuracy": records.opt_float(0.5 + 0.01 * step)}
+        assert sorted(e["layers"]) == sorted(l["name"] for l in info["layers"][1:])
+        assert e["layers"]["conv1"] == {
+            "mean": records.opt_float(0.1 * step + 0.2), "std": 0.3, "min": 0.0, "max": 1.0 + step,
+            "zero_frac": 0.4, "neg_frac": 0.0, "dead_frac": 0.1, "nonfinite": 0,
+        }
+        assert e["kernel_change"] == {c: (None if step < 0 else records.opt_float(0.1 / (step + 1))) for c in conv}
+        assert e["nonfinite"] is False
+        assert isinstance(e["wall_time"], float)
+        assert len(e["predictions"]) == 3
+        for i, p in enumerate(e["predictions"]):
+            assert p["true"] == info["labels"][i]
+            assert len(p["probs"]) == 3 and sum(p["probs"]) == pytest.approx(1.0, abs=1e-5)
+            assert p["pred"] == int(np.argmax(p["probs"])) == p["top"][0][0]
+            assert p["confidence"] == pytest.approx(max(p["probs"]), abs=1e-6)
+            assert [c for c, _ in p["top"]] == list(np.argsort(-np.asarray(p["probs"]), kind="stable"))
+    assert json.loads(gzip.decompress(reader.epochs_gzip_impl(ctx, EID, RUN_A))) == data
+    assert reader.epochs_impl(ctx, EID, RUN_B)["steps"] == STEPS_B
+
+
+# ----------------------------------------------------------------- probe images
+
+
+def test_probe_is_the_stored_png(reader, ctx, data_provider):
+    stored = stored_blobs(data_provider, ctx, RUN_A, tags.PROBES_TAG, -1)
+    assert len(stored) == 3
+    for i in range(3):
+        png = reader.probe_impl(ctx, EID, RUN_A, i)
+        assert png == stored[i] and png.startswith(PNG_MAGIC)
+
+
+# ----------------------------------------------------------------------- packs
+
+
+def test_activations_is_the_raw_stored_pack(reader, ctx, data_provider, logdir):
+    layers = logdir[1][RUN_A]["layers"]
+    for step in (-1, 2):
+        stored = stored_blobs(data_provider, ctx, RUN_A, tags.ACTIVATIONS_TAG, step)
+        assert len(stored) == 3
+        for probe in range(3):
+            raw = reader.activations_impl(ctx, EID, RUN_A, probe, step)
+            assert raw == zlib.decompress(stored[probe])
+            decoded = packs.decode_raw(raw)
+            assert set(decoded) == activation_names(layers)
+            arr, entry = decoded["conv1/maps"]
+            assert arr.dtype == np.uint8 and arr.shape == (16, 16, 8)
+            assert entry["meta"]["full_shape"] == [16, 16, 8] and entry["meta"]["channels"] == list(range(8))
+            assert decoded["dense/vector"][0].shape == (3,)
+            assert "step" not in header_of(raw)
+
+
+def test_activations_subset_for_layer_and_kinds(reader, ctx):
+    full = reader.activations_impl(ctx, EID, RUN_A, 1, 0)
+    full_pack, full_entries = packs.decode_raw(full), {e["name"]: e for e in header_of(full)["arrays"]}
+
+    def check(sub, names):
+        header = header_of(sub)
+        assert header["step"] == 0 and header["probe"] == 1
+        assert [e["name"] for e in header["arrays"]] == [n for n in full_entries if n in names]
+        decoded = packs.decode_raw(sub)
+        offset = 0
+        for e in header["arrays"]:
+            assert e == dict(full_entries[e["name"]], offset=offset)
+            np.testing.assert_array_equal(decoded[e["name"]][0], full_pack[e["name"]][0])
+            offset += e["nbytes"]
+
+    check(reader.activations_impl(ctx, EID, RUN_A, 1, 0, layer="conv1", kinds={"maps", "mean"}),
+          {"conv1/maps", "conv1/mean"})
+    check(reader.activations_impl(ctx, EID, RUN_A, 1, 0, layer="conv2"),
+          {"conv2/maps", "conv2/mean", "conv2/max", "conv2/gradcam"})
+    check(reader.activations_impl(ctx, EID, RUN_A, 1, 0, kinds={"vector"}), {"flatten/vector", "dense/vector"})
+    check(reader.activations_impl(ctx, EID, RUN_A, 1, 0, layer="pool", kinds={"gradcam"}), set())
+
+
+def test_kernels(reader, ctx, data_provider, logdir):
+    layers = {l["name"]: l for l in logdir[1][RUN_A]["layers"]}
+    for step in STEPS_A:
+        (stored,) = stored_blobs(data_provider, ctx, RUN_A, tags.KERNELS_TAG, step)
+        raw = reader.kernels_impl(ctx, EID, RUN_A, step)
+        assert raw == zlib.decompress(stored)
+        decoded = packs.decode_raw(raw)
+        assert sorted(decoded) == ["conv1/kernel", "conv2/kernel"]
+        for name, (arr, entry) in decoded.items():
+            layer = layers[packs.split_array_name(name)[0]]
+            assert list(arr.shape) == layer["kernel_shape"]
+            assert entry["lo"] == -entry["hi"] and entry["hi"] > 0
+            assert entry["meta"] == {"full_shape": layer["kernel_shape"], "layer_class": "Conv2D"}
+    sub = reader.kernels_impl(ctx, EID, RUN_A, 1, layer="conv2")
+    header = header_of(sub)
+    assert header["step"] == 1 and "probe" not in header
+    assert [e["name"] for e in header["arrays"]] == ["conv2/kernel"]
+    full = packs.decode_raw(reader.kernels_impl(ctx, EID, RUN_A, 1))
+    np.testing.assert_array_equal(packs.decode_raw(sub)["conv2/kernel"][0], full["conv2/kernel"][0])
+
+
+def test_steps_hold_different_data(reader, ctx):
+    a = packs.decode_raw(reader.activations_impl(ctx, EID, RUN_A, 0, -1))
+    b = packs.decode_raw(reader.activations_impl(ctx, EID, RUN_A, 0, 2))
+    assert not np.array_equal(packs.value(a, "conv1/maps"), packs.value(b, "conv1/maps"))
+
+
+# ------------------------------------------------------------------- not found
+
+
+NOT_FOUND = [
+    # (call, message fragment)
+    (lambda r, c: r.run_impl(c, EID, "nope/cnn_tb"), "unknown run 'nope/cnn_tb'"),
+    (lambda r, c: r.run_impl(c, EID, "train"), "unknown run 'train'"),
+    (lambda r, c: r.epochs_impl(c, EID, "nope/cnn_tb"), "unknown run 'nope/cnn_tb'"),
+    (lambda r, c: r.epochs_gzip_impl(c, EID, "nope/cnn_tb"), "unknown run 'nope/cnn_tb'"),
+    (lambda r, c: r.probe_impl(c, EID, "nope/cnn_tb", 0), "unknown run 'nope/cnn_tb'"),
+    (lambda r, c: r.probe_impl(c, EID, RUN_A, 3), "unknown probe 3"),
+    (lambda r, c: r.activations_impl(c, EID, "nope/cnn_tb", 0, 0), "unknown run 'nope/cnn_tb'"),
+    (lambda r, c: r.activations_impl(c, EID, RUN_A, 50, 0), "blob 50 at step 0"),
+    (lambda r, c: r.activations_impl(c, EID, RUN_A, 0, 777), "no cnn_tb/activations data for step 777"),
+    (lambda r, c: r.activations_impl(c, EID, RUN_B, 0, 1), "no cnn_tb/activations data for step 1"),
+    (lambda r, c: r.activations_impl(c, EID, RUN_A, 0, 0, layer="ghost"), "unknown layer 'ghost'"),
+    (lambda r, c: r.activations_impl(c, EID, RUN_A, 0, 0, layer="input"), "layer 'input' has no activation data"),
+    (lambda r, c: r.kernels_impl(c, EID, "nope/cnn_tb", 0), "unknown run 'nope/cnn_tb'"),
+    (lambda r, c: r.kernels_impl(c, EID, RUN_A, 123), "no cnn_tb/kernels data for step 123"),
+    (lambda r, c: r.kernels_impl(c, EID, RUN_A, 0, layer="ghost"), "unknown layer 'ghost'"),
+    (lambda r, c: r.kernels_impl(c, EID, RUN_A, 0, layer="pool"), "layer 'pool' has no kernel data"),
+]
+
+
+@pytest.mark.parametrize("call,fragment", NOT_FOUND, ids=[f for _, f in NOT_FOUND])
+def test_unknown_names_raise_not_found(reader, ctx, call, fragment):
+    with pytest.raises(errors.NotFoundError) as info:
+        call(reader, ctx)
+    assert fragment in str(info.value)
+
+
+# ----------------------------------------------------------------- blob reads
+
+
+def test_one_blob_read_per_activations_request(reader, ctx, data_provider, monkeypatch):
+    calls = []
+    original = data_provider.read_blob
+
+    def counting(ctx=None, *, blob_key):
+        calls.append(blob_key)
+        return original(ctx, blob_key=blob_key)
+
+    monkeypatch.setattr(data_provider, "read_blob", counting)
+    first = reader.activations_impl(ctx, EID, RUN_A, 2, 1)
+    assert len(calls) == 1
+    assert reader.activations_impl(ctx, EID, RUN_A, 2, 1) == first
+    assert len(calls) == 1  # a repeat is served from the cache
+    reader.activations_impl(ctx, EID, RUN_A, 2, 1, layer="conv1", kinds={"maps"})
+    assert len(calls) == 1  # a subset of the same pack, too
+    reader.activations_impl(ctx, EID, RUN_A, 0, 1)
+    assert len(calls) == 2  # another probe: its own blob
+    reader.kernels_impl(ctx, EID, RUN_A, 1)
+    reader.kernels_impl(ctx, EID, RUN_A, 1, layer="conv1")
+    assert len(calls) == 3
+    assert len(set(calls)) == 3
