@@ -5,7 +5,8 @@ Every record of every event file of a run is parsed as an ``event_pb2.Event``
 to a kind by its tag (``cnn_tb.contract.tags.TAGS`` prefixes and plugin tags) at its
 serialized size; what is left of the record (TFRecord framing: 16 bytes, the
 event's step and wall time, the value's field header) is charged to
-``framing``. Record sizes add up exactly to the file sizes.
+``framing``. Record sizes add up exactly to the file sizes. The pack files of a
+step (format 2) are charged to ``flow_records`` of that step.
 """
 
 import os
@@ -17,7 +18,7 @@ def kind_of(tag):
     from cnn_tb.contract import tags
 
     t = tags.TAGS
-    if tag == tags.ACTIVATIONS_TAG or tag == tags.EPOCH_TAG:
+    if tag in (tags.ACTIVATIONS_TAG, tags.EPOCH_TAG, tags.PACKS_TAG):
         return "flow_records"
     if tag == tags.KERNELS_TAG:
         return "flow_kernels"
@@ -54,6 +55,8 @@ def analyse_run(run_dir):
     import tensorflow as tf
     from tensorboard.compat.proto import event_pb2
 
+    from cnn_tb.contract import tags
+
     files = sorted(
         os.path.join(run_dir, f) for f in os.listdir(run_dir) if f.startswith("events.out.tfevents")
     ) if os.path.isdir(run_dir) else []
@@ -79,6 +82,15 @@ def analyse_run(run_dir):
                     kinds[k] = kinds.get(k, 0) + b
                 charged += b
             kinds["framing"] = kinds.get("framing", 0) + size - charged
+    # pack files (format 2): <run>/packs/<session>/<step>.packs hold the packs of a step
+    pack_root = os.path.join(run_dir, tags.PACK_DIR)
+    for folder, _, names in os.walk(pack_root) if os.path.isdir(pack_root) else ():
+        for name in names:
+            if name.endswith(".packs"):
+                size = os.path.getsize(os.path.join(folder, name))
+                files_bytes += size
+                kinds = by_step.setdefault(int(name[: -len(".packs")]), {})
+                kinds["flow_records"] = kinds.get("flow_records", 0) + size
     steps = sorted(s for s in by_step if s >= 0)
     per_step = {}
     for s in steps:

@@ -17,6 +17,8 @@ import time
 
 from tensorboard.compat.proto import event_pb2
 
+from cnn_tb import _fs
+
 _lock = threading.Lock()
 _shared = {}  # run_dir -> [EventWriter, refcount]
 _uid = [0]
@@ -40,17 +42,10 @@ class EventWriter:
     def _open(self):
         tf = _tf()
         tf.io.gfile.makedirs(self.run_dir)
-        with _lock:
-            _uid[0] += 1
-            uid = _uid[0]
-        # The uid is zero-padded: TensorBoard reads the files of a run in name
-        # order, and a later file of this process must never sort first.
-        name = "events.out.tfevents.%010d.%s.%d.%06d.cnn_tb" % (
-            time.time(),
-            socket.gethostname(),
-            os.getpid(),
-            uid,
-        )
+        # The session id's counter is zero-padded: TensorBoard reads the files
+        # of a run in name order, and a later file of this process must never
+        # sort first.
+        name = "events.out.tfevents.%s.cnn_tb" % session_id()
         self.path = os.path.join(self.run_dir, name) if "://" not in self.run_dir else self.run_dir.rstrip("/") + "/" + name
         self._writer = tf.io.TFRecordWriter(self.path)
         first = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
@@ -77,6 +72,30 @@ class EventWriter:
                 self._writer.close()
             finally:
                 self._writer = None
+
+
+def write_pack_file(run_dir, path, blobs):
+    """Write ``blobs`` one after the other into the new file ``<run_dir>/<path>``.
+
+    Returns:
+        ``[[offset, length], ...]`` of each blob in the file.
+    """
+    full = _fs.join(run_dir, *path.split("/"))
+    _fs.makedirs(full.rsplit("/", 1)[0] if _fs.is_remote(full) else os.path.dirname(full))
+    spans, at = [], 0
+    for b in blobs:
+        spans.append([at, len(b)])
+        at += len(b)
+    _fs.write_new(full, b"".join(blobs))
+    return spans
+
+
+def session_id():
+    """A name unique to this process and moment, for the files of one writing session."""
+    with _lock:
+        _uid[0] += 1
+        uid = _uid[0]
+    return "%010d.%s.%d.%06d" % (time.time(), socket.gethostname(), os.getpid(), uid)
 
 
 def check_writable(run_dir, log_dir):

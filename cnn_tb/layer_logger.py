@@ -17,7 +17,7 @@ from cnn_tb import event_writer
 from cnn_tb._distribute import is_chief
 from cnn_tb.contract import tags
 from cnn_tb.model import capture as capture_lib
-from cnn_tb.model import graph
+from cnn_tb.model import graph, reduce
 from cnn_tb.model import kernels as kernels_lib
 from cnn_tb.probes import Probes
 from cnn_tb.summaries import ALL_KINDS, KINDS
@@ -45,6 +45,13 @@ class LayerLogger:
             image-shaped map or a vector, except dropout/noise/reshape layers),
             a list of layer names and/or layer classes, or a predicate
             ``fn(layer) -> bool``. Default ``None``.
+        dashboard_layers: which logged layers also get Images-dashboard
+            pictures, ``activation_stats`` scalars and histograms (the CNN Flow
+            tab always shows every logged layer): ``None`` (every layer when at
+            most 24 are logged, else a representative subset of at most 16: the
+            last layer of each spatial-resolution stage, the first and last
+            conv, the output), ``"all"``, names and/or classes, or a predicate.
+            Default ``None``.
         max_channels: most channels drawn per feature-map grid and stored per
             layer for the plugin. Default 32.
         cmap: colormap of feature maps. Default ``"viridis"``.
@@ -82,6 +89,7 @@ class LayerLogger:
         *,
         kinds=ALL_KINDS,
         layers=None,
+        dashboard_layers=None,
         max_channels=32,
         cmap="viridis",
         kernel_cmap="RdBu_r",
@@ -119,7 +127,9 @@ class LayerLogger:
             )
         self.probes = probes
         graph.validate_layers_arg(layers)
+        graph.validate_layers_arg(dashboard_layers, "dashboard_layers")
         self.layers = layers
+        self.dashboard_layers = dashboard_layers
         if not isinstance(run_name, str) or not run_name or "/" in run_name or run_name in (".", ".."):
             raise ValueError(f"`run_name` must be a plain directory name. Received: run_name={run_name!r}")
         self.run_name = run_name
@@ -135,16 +145,19 @@ class LayerLogger:
 
     def attach(self, model):
         """Check the model and probes, and prepare the capture. Raises on bad input."""
-        self.ctx = inspect(model, self.probes, self.layers, self.settings, self._kinds)
+        self.ctx = inspect(model, self.probes, self.layers, self.dashboard_layers, self.settings, self._kinds)
+        self.ctx.run_dir, self.ctx.session = self.run_dir, event_writer.session_id()
         self.model = model
-        self.capture = None
-        if self.needs_forward:
-            self.capture = capture_lib.Capture(model, self.ctx.selected, self.ctx.gradcam_layers)
         needs_kernels = any(k.needs_kernels for k in self._kinds)
         kernel_layers = {i.name: i.layer for i in self.ctx.kernel_infos} if needs_kernels else {}
         self._kernels = kernels_lib.KernelTracker(kernel_layers)
         for kind in self._kinds:
             kind.attach(self.ctx)
+        self.capture = None
+        if self.needs_forward:
+            self.capture = capture_lib.Capture(
+                model, [i.name for i in self.ctx.selected], self.ctx.gradcam_layers, device_fn=self._device
+            )
         if "kernels" in self.kinds:
             for info in self.ctx.conv_infos:
                 reason = kernels_lib.unsupported_reason(info.layer)
@@ -155,6 +168,13 @@ class LayerLogger:
         if is_chief():
             event_writer.check_writable(self.run_dir, self.log_dir)
         return self
+
+    def _device(self, t):
+        """What crosses to the host after a pass: the statistics and each kind's reductions."""
+        out = {k.name: k.device(t) for k in self._kinds if k.device is not None}
+        if any(k.needs_stats for k in self._kinds):
+            out["layer_stats"] = reduce.layer_stats(t, [i.name for i in self.ctx.selected])
+        return out
 
     def log(self, step, logs=None):
         """Log everything for ``step``. Never raises: a failure warns and is skipped.
@@ -189,7 +209,7 @@ class LayerLogger:
         clock = _Clock()
         result = self.capture.run(self.probes.model_inputs(), self.probes.labels) if self.capture else None
         clock.lap("forward_backward")
-        data = Step(step, logs, result, *self._kernels.read())
+        data = Step(step, logs, result, *self._kernels.read(), selected=self.ctx.selected)
         clock.lap("kernels")
         # Pictures are rendered and encoded on a second thread while this one
         # computes statistics and packs the flow records: training is paused
@@ -227,7 +247,7 @@ class LayerLogger:
             self._writer = None
 
 
-def inspect(model, probes, layers, settings, kinds):
+def inspect(model, probes, layers, dashboard_layers, settings, kinds):
     """Check ``model`` against the probes and kinds; the :class:`ModelContext` they share.
 
     Raises:
@@ -239,7 +259,8 @@ def inspect(model, probes, layers, settings, kinds):
         convs = [l for l in graph.all_layers(model) if kernels_lib.is_conv(l)]
         conv_infos = [graph.LayerInfo.of_layer(l) for l in convs]
         kernel_infos = [i for i in conv_infos if not kernels_lib.unsupported_reason(i.layer)]
-        return ModelContext(model, probes, None, [], conv_infos, kernel_infos, [], None, settings, names)
+        shown = [i.name for i in graph.dashboard(kernel_infos, dashboard_layers)]
+        return ModelContext(model, probes, None, [], conv_infos, kernel_infos, [], None, settings, names, shown)
     graph.require_graph_model(model)
     infos = graph.walk(model)
     selected = graph.select(infos, layers)
@@ -260,8 +281,10 @@ def inspect(model, probes, layers, settings, kinds):
     gradcam_layers = []
     if any(k.wants_gradcam for k in kinds):
         gradcam_layers = [i.name for i in selected if i.is_conv and i.parent is None and i.kind == tags.MAP]
+    shown = [i.name for i in graph.dashboard(selected, dashboard_layers)]
     return ModelContext(
-        model, probes, infos, selected, conv_infos, kernel_infos, gradcam_layers, graph.output_kind(model), settings, names
+        model, probes, infos, selected, conv_infos, kernel_infos, gradcam_layers, graph.output_kind(model), settings,
+        names, shown,
     )
 
 

@@ -35,6 +35,13 @@ Epoch record (``cnn_tb/epoch``), every logged step, written last::
      "nonfinite": bool,            # any NaN/Inf activation or kernel
      "nonfinite_weights": [layer]}  # conv layers with NaN/Inf kernels
 
+Pack index record (``cnn_tb/packs``), every logged step, before the epoch
+record::
+
+    {"version": 2, "file": "packs/<session>/<step>.packs",   # relative to the run
+     "activations": [[offset, length], ...],                   # one per probe
+     "kernels": [offset, length] | null}
+
 Non-finite floats are written as ``null``.
 """
 
@@ -308,6 +315,52 @@ def parse_epoch_record(obj, step):
     out["epochs_completed"] = _int(obj.get("epochs_completed"), int(step) + 1)
     out["nonfinite"] = out["nonfinite"] or any(s["nonfinite"] for s in out["layers"].values())
     return {k: out[k] for k in EPOCH_SERVED}
+
+
+# ------------------------------------------------------------- pack index
+
+
+def _span(x):
+    """``[offset, length]`` of non-negative ints, or None."""
+    if isinstance(x, list) and len(x) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in x):
+        return list(x)
+    return None
+
+
+def _pack_path(x):
+    """A relative path inside the run directory (``/``-separated, no ``..``), or None."""
+    if not isinstance(x, str) or not x or len(x) > _MAX_NAME or any(c in x for c in "\\:\x00") or x.startswith("/"):
+        return None
+    parts = x.split("/")
+    return x if all(p not in ("", ".", "..") for p in parts) else None
+
+
+PACK_INDEX_FIELDS = (
+    ("version", lambda x: _int(x, 2)),
+    ("file", _pack_path),
+    ("activations", lambda x: [_span(v) for v in x] if isinstance(x, list) else []),
+    ("kernels", _span),
+)
+
+
+def build_pack_index(**fields):
+    """The pack index record (exactly ``PACK_INDEX_FIELDS`` but ``version``)."""
+    return _build(PACK_INDEX_FIELDS, dict(fields, version=FORMAT_VERSION), "pack index")
+
+
+def parse_pack_index(obj, step):
+    """The pack index record of ``step``, type-checked; the file must be a plain
+    relative path inside the run.
+
+    Raises:
+        FormatError: not an object, or no usable file path.
+    """
+    if not isinstance(obj, dict):
+        raise FormatError(f"pack index of step {step} is not a JSON object")
+    out = _parse(PACK_INDEX_FIELDS, obj)
+    if out["file"] is None:
+        raise FormatError(f"pack index of step {step} has no usable file path: {str(obj.get('file'))[:80]!r}")
+    return out
 
 
 # ----------------------------------------------------------------------- JSON

@@ -28,9 +28,22 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
   logged step. Written LAST for its step, after that step's activations and
   kernels, and the writer is flushed after it: a reader treats a step as
   complete only when its epoch record exists.
-* ``cnn_tb/activations`` (blob sequence, N blobs per logged step): blob ``i``
-  is the pack (:mod:`~cnn_tb.contract.packs`) of probe ``i``.
-* ``cnn_tb/kernels`` (blob sequence, 1 blob per logged step): the kernel pack.
+* ``cnn_tb/packs`` (tensor, string scalar, every logged step, format 2): the
+  pack index record (:mod:`~cnn_tb.contract.records`): where, in a pack file
+  beside the event files, the packs (:mod:`~cnn_tb.contract.packs`) of the
+  step are: one per probe, and the kernel pack. The packs are the big part of
+  a step; kept out of the event stream, they stay out of TensorBoard's memory,
+  which keeps every step of the small records.
+* ``cnn_tb/activations`` and ``cnn_tb/kernels`` (blob sequences, format 1:
+  written by cnn_tb before the pack files; still read): blob ``i`` of
+  ``cnn_tb/activations`` is the pack of probe ``i``, the one blob of
+  ``cnn_tb/kernels`` the kernel pack.
+
+Pack files
+----------
+``<run>/packs/<session>/<step>.packs`` (``<session>`` is unique to the writing
+process and run, so a resumed run never overwrites a file): the compressed
+packs of one step, one after the other, at the offsets the index gives.
 
 Built-in dashboard tags
 -----------------------
@@ -42,7 +55,7 @@ import json
 
 PLUGIN_NAME = "cnn_tb"
 RUN_NAME = "cnn_tb"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: packs in pack files (cnn_tb/packs); 1: packs as blob sequences
 UNTRAINED_STEP = -1
 
 RUN_TAG = "cnn_tb/run"
@@ -50,6 +63,8 @@ PROBES_TAG = "cnn_tb/probes"
 EPOCH_TAG = "cnn_tb/epoch"
 ACTIVATIONS_TAG = "cnn_tb/activations"
 KERNELS_TAG = "cnn_tb/kernels"
+PACKS_TAG = "cnn_tb/packs"
+PACK_DIR = "packs"  # pack files live under <run>/packs/
 
 # kind recorded in plugin_data.content for each plugin tag
 TAG_KINDS = {
@@ -58,6 +73,7 @@ TAG_KINDS = {
     EPOCH_TAG: "epoch",
     ACTIVATIONS_TAG: "activations",
     KERNELS_TAG: "kernels",
+    PACKS_TAG: "packs",
 }
 BLOB_TAGS = frozenset({PROBES_TAG, ACTIVATIONS_TAG, KERNELS_TAG})
 

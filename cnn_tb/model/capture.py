@@ -1,210 +1,254 @@
-"""One forward (and one backward, for Grad-CAM) pass of the probes that yields
-every logged layer's activations, the predictions and the Grad-CAM maps."""
+"""One compiled pass of the probes through the model: every logged layer's
+activations, the logits, the predictions and Grad-CAM, reduced on the device.
 
-import contextlib
+The model's graph is run layer by layer (inference mode), recording the output
+of every wanted layer, nested models included, in ONE pass. For Grad-CAM a zero
+tensor is added to the output of each Grad-CAM layer; the gradient of a class
+score with respect to it is the gradient with respect to that activation, on
+every Keras backend (:func:`cnn_tb.model.backend.scalar_gradients`).
+
+What crosses to the host is decided by the caller: a function of a
+:class:`Tensors` view (``device_fn``) returns the nest of tensors it wants,
+typically reductions from :mod:`cnn_tb.model.reduce`; the host gets numpy.
+"""
+
 import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from cnn_tb.model import graph
+from cnn_tb.model import backend, graph
 
 
 @dataclasses.dataclass
 class CaptureResult:
-    """What one pass of the probes produced (numpy, float32)."""
+    """What one pass of the probes produced (numpy)."""
 
-    activations: dict  # layer name -> [N, ...]
     probs: np.ndarray  # [N, K] class probabilities (K >= 2)
     pred: np.ndarray  # [N] predicted class
-    gradcam: dict  # conv layer name -> [N, h, w] in [0, 1], predicted class
-    gradcam_true: dict  # conv layer name -> [N, h, w], true class (when labels)
+    device: dict  # what ``device_fn`` returned, as numpy
 
 
-def _node(model, layer):
-    node = graph.node_in(model, layer)
-    if node is None:
-        raise ValueError(f"layer {layer.name!r} is not connected in model {model.name!r}")
-    return node
+class Tensors:
+    """The device tensors of one pass, as ``device_fn`` sees them.
+
+    Attributes:
+        acts: ``{layer name: activation [N, ...]}`` (float32) of the captured layers.
+        cams / cams_true: ``{layer: Grad-CAM map [N, h, w] in [0, 1]}`` for the
+            predicted / the true class (``cams_true`` empty without labels).
+        logits, probs ([N, K]), pred ([N], int), labels ([N], int).
+
+    Work on many layers is best done per group of layers of the same shape:
+    :meth:`groups` forms them, :meth:`stacked`, :meth:`channel_means` and
+    :meth:`channel_maxes` give their tensors [L, N, ...], each computed once per
+    pass whoever asks for it.
+    """
+
+    def __init__(self, acts, cams, cams_true, logits, probs, pred, labels):
+        self.acts, self.cams, self.cams_true = acts, cams, cams_true
+        self.logits, self.probs, self.pred, self.labels = logits, probs, pred, labels
+        self._memo = {}
+
+    def groups(self, names):
+        """``names`` grouped by activation shape: a list of tuples, in first-seen order."""
+        by_shape = {}
+        for n in names:
+            by_shape.setdefault(tuple(self.acts[n].shape), []).append(n)
+        return [tuple(g) for g in by_shape.values()]
+
+    def stacked(self, group):
+        """The activations of ``group`` (names of one shape) stacked: [L, N, ...]."""
+        group = tuple(group)
+        return self._once(("stack", group), lambda: ops.stack([self.acts[n] for n in group]))
+
+    def channel_means(self, group):
+        """Means over the last axis (channels) of :meth:`stacked`: [L, N, ...]."""
+        return self._once(("mean", tuple(group)), lambda: ops.mean(self.stacked(group), axis=-1))
+
+    def channel_maxes(self, group):
+        """Maxima over the last axis (channels) of :meth:`stacked`: [L, N, ...]."""
+        return self._once(("max", tuple(group)), lambda: ops.max(self.stacked(group), axis=-1))
+
+    def _once(self, key, make):
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
 
-def _output_of(model, layer):
-    outs = _node(model, layer).outputs
-    return outs[0] if isinstance(outs, (list, tuple)) else outs
+def _inference_call(op):
+    """Call ``op`` as ``Functional.call(training=False)`` would."""
+
+    def call(*args, **kwargs):
+        if "training" in getattr(op, "_call_context_args", {}):
+            kwargs["training"] = False
+        return op(*args, **kwargs)
+
+    return call
 
 
-def _input_of(model, layer):
-    ins = _node(model, layer).arguments.keras_tensors
-    return ins[0]
+def _first(outputs):
+    flat = keras.tree.flatten(outputs)
+    return flat[0]
 
 
-@contextlib.contextmanager
-def _linear_activation(layer):
-    """Temporarily make ``layer`` skip its activation (to read logits)."""
-    saved = layer.activation
-    layer.activation = keras.activations.linear
-    try:
-        yield
-    finally:
-        layer.activation = saved
+class _GraphRun:
+    """Runs a graph model layer by layer, recording and perturbing outputs."""
 
-
-class _Stage:
-    """The capture of one (possibly nested) graph model."""
-
-    def __init__(self, model, infos, with_output):
+    def __init__(self, model, wanted, perturbed, out_layer, logits_of):
         self.model = model
-        ops = graph.graph_model(model)._operations
-        own = {id(op) for op in ops}
-        self.direct = [i for i in infos if id(i.layer) in own]
-        # nested graph models holding selected layers deeper down
-        self.children = []
-        for op in ops:
-            if isinstance(op, keras.Model) and graph.is_graph_model(op):
-                inner_ids = {id(l) for l in graph.all_layers(op)}
-                inner = [i for i in infos if id(i.layer) in inner_ids]
-                if inner:
-                    self.children.append((op, _Stage(op, inner, with_output=False)))
-        outputs = [_output_of(model, i.layer) for i in self.direct]
-        outputs += [_input_of(model, child) for child, _ in self.children]
-        self.with_output = with_output
-        if with_output:
-            out_layer = graph.output_layer(model)
-            self.out_layer = out_layer
-            self.output_kind = graph.output_kind(model)
-            self.needs_logits = self.output_kind in ("softmax", "sigmoid")
-            if self.needs_logits:
-                outputs.append(_input_of(model, out_layer))
-            outputs.append(graph.model_output(model))
-        self.capture_model = keras.Model(graph.model_input(model), outputs)
+        self.wanted = set(wanted)
+        self.perturbed = list(perturbed)
+        self.out_layer = out_layer
+        self.logits_of = logits_of  # fn(out_layer, args, kwargs) -> logits, or None
 
-    def logits_from(self, pre):
-        layer = self.out_layer
-        if type(layer).__name__ in ("Softmax", "Activation") or not hasattr(layer, "activation"):
-            return pre
-        with _linear_activation(layer):
-            return layer(pre, training=False)
+    def __call__(self, x, eps):
+        recorded, extra = {}, {}
+        eps = dict(zip(self.perturbed, eps))
+        final = self._run(self.model, x, "", recorded, eps, extra)
+        return recorded, final, extra.get("logits", final)
+
+    def _run(self, model, x, prefix, recorded, eps, extra):
+        def hook(op):
+            name = prefix + op.name
+
+            def call(*args, **kwargs):
+                inner = isinstance(op, keras.Model) and graph.is_graph_model(op)
+                if inner and any(w.startswith(name + "/") for w in self.wanted):
+                    out = self._run(op, args[0], name + "/", recorded, eps, extra)
+                else:
+                    if op is self.out_layer and self.logits_of is not None and not prefix:
+                        extra["logits"] = self.logits_of(op, args, kwargs)
+                    out = _inference_call(op)(*args, **kwargs)
+                if name in eps:
+                    out = out + ops.cast(eps[name], out.dtype)
+                if name in self.wanted and name not in recorded:
+                    recorded[name] = _first(out)
+                return out
+
+            return call
+
+        g = graph.graph_model(model)
+        return _first(g._run_through_graph([x], operation_fn=hook))
+
+
+def _logits_of_output_layer(layer, args, kwargs):
+    """The pre-activation of a softmax/sigmoid output layer, without touching the layer.
+
+    The input of a ``Softmax`` / ``Activation`` layer; ``x @ kernel + bias`` of a
+    ``Dense`` layer; for other layers the inverse of the activation applied to
+    their output (log-probabilities for softmax, the logit of a sigmoid).
+    """
+    if type(layer).__name__ in ("Softmax", "Activation") or not hasattr(layer, "activation"):
+        return args[0]
+    if isinstance(layer, keras.layers.Dense) and getattr(layer, "quantization_mode", None) is None:
+        x = ops.matmul(args[0], layer.kernel)
+        return x + layer.bias if layer.bias is not None else x
+    out = ops.cast(_inference_call(layer)(*args, **kwargs), "float32")
+    eps = 1e-7
+    if getattr(layer.activation, "__name__", "") == "sigmoid":
+        out = ops.clip(out, eps, 1 - eps)
+        return ops.log(out) - ops.log(1 - out)
+    return ops.log(ops.maximum(out, eps))
+
+
+def gradcam(act, grad):
+    """Grad-CAM maps [N, h, w] in [0, 1] from activations and gradients [N, h, w, c]:
+    ``relu(sum_c mean_hw(grad) * act)``, divided by its maximum (0 where that is 0)."""
+    act = ops.cast(act, "float32")
+    weights = ops.mean(ops.cast(grad, "float32"), axis=(1, 2))  # [N, c]
+    cam = ops.relu(ops.einsum("nhwc,nc->nhw", act, weights))
+    peak = ops.max(cam, axis=(1, 2), keepdims=True)
+    return ops.where(peak > 0, cam / ops.where(peak > 0, peak, 1.0), 0.0)
 
 
 class Capture:
-    """Runs the probes through ``model`` once per call.
+    """Runs probe batches through ``model``, one compiled pass per call.
 
     Args:
         model: a Functional or built Sequential keras model.
-        selected: the :class:`~cnn_tb.model.graph.LayerInfo` of the layers to capture.
-        gradcam_layers: names (subset of ``selected``, top-level map layers) for
-            Grad-CAM. Empty disables the backward pass.
+        layers: names of the layers to capture (from :func:`cnn_tb.model.graph.walk`;
+            ``"outer/inner"`` for layers of nested models).
+        gradcam_layers: names (a subset of ``layers``, map layers) for Grad-CAM;
+            empty skips the backward pass.
+        device_fn: ``fn(Tensors) -> nest of tensors`` computed on the device;
+            by default every captured activation (``{"acts": ..., "cams": ...,
+            "cams_true": ...}``).
+    Raises:
+        ValueError: a layer name the model does not have, or a Grad-CAM layer
+            without an image-shaped output.
     """
 
-    def __init__(self, model, selected, gradcam_layers=()):
+    def __init__(self, model, layers, gradcam_layers=(), device_fn=None):
+        graph.require_graph_model(model)
+        infos = {i.name: i for i in graph.walk(model)}
+        missing = [n for n in list(layers) + list(gradcam_layers) if n not in infos]
+        if missing:
+            raise ValueError(f"Model {model.name!r} has no layers named {missing}. Layers: {list(infos)}")
         self.model = model
-        self.selected = list(selected)
-        self.root = _Stage(model, self.selected, with_output=True)
-        direct_names = [i.name for i in self.root.direct]
-        self.gradcam_layers = [n for n in gradcam_layers if n in direct_names]
-        self._cam_index = [direct_names.index(n) for n in self.gradcam_layers]
-        self._n_direct = len(direct_names)
-        self._fn = tf.function(self._forward, reduce_retracing=True)
+        self.layers = list(dict.fromkeys(list(layers) + list(gradcam_layers)))
+        self.gradcam_layers = list(gradcam_layers)
+        self._eps_shapes = {n: tuple(infos[n].output_shape) for n in self.gradcam_layers}
+        bad = [n for n, s in self._eps_shapes.items() if len(s) != 3]
+        if bad:
+            raise ValueError(f"Grad-CAM needs layers with an image-shaped output (H, W, C); {bad} have none.")
+        self.output_kind = graph.output_kind(model)
+        out_layer = graph.output_layer(model)
+        logits_of = _logits_of_output_layer if self.output_kind in ("softmax", "sigmoid") else None
+        self._run = _GraphRun(model, self.layers, self.gradcam_layers, out_layer, logits_of)
+        self.device_fn = device_fn or (lambda t: {"acts": t.acts, "cams": t.cams, "cams_true": t.cams_true})
+        self._fns = {}  # with / without labels -> compiled function
+
+    def _forward(self, x, labels, use_labels, eps):
+        def scored(e):
+            acts, final, logits = self._run(x, e)
+            logits = ops.cast(logits, "float32")
+            if logits.shape[-1] == 1:  # one sigmoid/logit unit: classes 0 and 1
+                pred = ops.cast(logits[:, 0] > 0, "int32")
+                score_pred = ops.sum(logits[:, 0] * ops.cast(2 * pred - 1, "float32"))
+                score_true = ops.sum(logits[:, 0] * ops.cast(2 * labels - 1, "float32"))
+            else:
+                pred = ops.cast(ops.argmax(logits, axis=-1), "int32")
+                score_pred = ops.sum(ops.take_along_axis(logits, ops.expand_dims(pred, -1), axis=1))
+                score_true = ops.sum(ops.take_along_axis(logits, ops.expand_dims(labels, -1), axis=1))
+            return ops.stack([score_pred, score_true]), (acts, final, logits, pred)
+
+        _, grads, (acts, final, logits, pred) = backend.scalar_gradients(scored, eps, 2)
+        acts = {k: ops.cast(v, "float32") for k, v in acts.items()}
+        cams = {n: gradcam(acts[n], g) for n, g in zip(self.gradcam_layers, grads[0])}
+        cams_true = {}
+        if use_labels:
+            cams_true = {n: gradcam(acts[n], g) for n, g in zip(self.gradcam_layers, grads[1])}
+        probs = _probabilities(ops.cast(final, "float32"), logits, self.output_kind)
+        t = Tensors(acts, cams, cams_true, logits, probs, pred, labels)
+        return probs, pred, self.device_fn(t)
+
+    def wait_compiled(self, timeout=None):
+        """Wait for the background compilation of every pass run so far; True when all are compiled."""
+        return all(fn.wait(timeout) for fn in self._fns.values())
 
     @property
-    def output_kind(self):
-        return self.root.output_kind
-
-    def _forward(self, x, labels, use_labels):
-        stage = self.root
-        with tf.GradientTape(persistent=True) as tape:
-            outs = stage.capture_model(x, training=False)
-            if not isinstance(outs, (list, tuple)):
-                outs = [outs]
-            outs = list(outs)
-            final = outs[-1]
-            if stage.needs_logits:
-                logits = stage.logits_from(outs[-2])
-            else:
-                logits = final
-            logits = tf.cast(logits, tf.float32)
-            if logits.shape[-1] == 1:  # one sigmoid/logit unit: classes 0 and 1
-                pred = tf.cast(logits[:, 0] > 0, tf.int64)
-                sign = tf.cast(2 * pred - 1, tf.float32)
-                score_pred = tf.reduce_sum(logits[:, 0] * sign)
-                true_sign = tf.cast(2 * labels - 1, tf.float32)
-                score_true = tf.reduce_sum(logits[:, 0] * true_sign)
-            else:
-                pred = tf.argmax(logits, axis=-1)
-                score_pred = tf.reduce_sum(tf.gather(logits, pred, axis=1, batch_dims=1))
-                score_true = tf.reduce_sum(tf.gather(logits, labels, axis=1, batch_dims=1))
-        cam_acts = [outs[i] for i in self._cam_index]
-        cams, cams_true = [], []
-        if cam_acts:
-            grads = tape.gradient(score_pred, cam_acts)
-            cams = [_gradcam(a, g) for a, g in zip(cam_acts, grads)]
-            if use_labels:
-                grads_t = tape.gradient(score_true, cam_acts)
-                cams_true = [_gradcam(a, g) for a, g in zip(cam_acts, grads_t)]
-        del tape
-        acts = [tf.cast(a, tf.float32) for a in outs[: self._n_direct + len(stage.children)]]
-        return acts, tf.cast(final, tf.float32), logits, pred, cams, cams_true
+    def compiled(self):
+        return bool(self._fns) and all(fn.compiled for fn in self._fns.values())
 
     def run(self, x, labels=None):
-        """Forward (+ backward) pass of the probe batch ``x``.
-
-        Returns:
-            :class:`CaptureResult`.
-        """
-        x = tf.convert_to_tensor(np.asarray(x), dtype=self.model.inputs[0].dtype)
+        """One pass of the batch ``x`` (numpy, the model's input); :class:`CaptureResult`."""
+        x = np.asarray(x, dtype=graph.model_input(self.model).dtype)
         use_labels = labels is not None
-        lab = tf.convert_to_tensor(
-            np.zeros(len(x), np.int64) if labels is None else np.asarray(labels, np.int64)
-        )
-        acts, final, logits, pred, cams, cams_true = self._fn(x, lab, use_labels)
-        activations = {}
-        root = self.root
-        for info, a in zip(root.direct, acts[: self._n_direct]):
-            activations[info.name] = a.numpy()
-        for (_, stage), inp in zip(root.children, acts[self._n_direct :]):
-            _run_stage(stage, inp, activations)
-        final = final.numpy()
-        logits = logits.numpy()
-        probs = _probabilities(final, logits, root.output_kind)
-        return CaptureResult(
-            activations=activations,
-            probs=probs,
-            pred=pred.numpy().astype(np.int64),
-            gradcam={n: c.numpy() for n, c in zip(self.gradcam_layers, cams)},
-            gradcam_true={n: c.numpy() for n, c in zip(self.gradcam_layers, cams_true)},
-        )
-
-
-def _run_stage(stage, x, activations):
-    outs = stage.capture_model(x, training=False)
-    if not isinstance(outs, (list, tuple)):
-        outs = [outs]
-    n = len(stage.direct)
-    for info, a in zip(stage.direct, outs[:n]):
-        activations[info.name] = np.asarray(tf.cast(a, tf.float32))
-    for (_, sub), inp in zip(stage.children, outs[n:]):
-        _run_stage(sub, inp, activations)
-
-
-def _gradcam(acts, grads):
-    """Grad-CAM maps [N, h, w] in [0, 1] from activations and gradients [N, h, w, c]."""
-    acts = tf.cast(acts, tf.float32)
-    if grads is None:
-        return tf.zeros(tf.shape(acts)[:3])
-    grads = tf.cast(grads, tf.float32)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * acts, axis=-1))
-    peak = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
-    return tf.math.divide_no_nan(cam, peak)
+        lab = np.zeros(len(x), np.int32) if labels is None else np.asarray(labels, np.int32)
+        eps = [np.zeros((len(x),) + self._eps_shapes[n], np.float32) for n in self.gradcam_layers]
+        if use_labels not in self._fns:
+            self._fns[use_labels] = backend.ModelFunction(
+                self.model, lambda x, lab, eps: self._forward(x, lab, use_labels, eps)
+            )
+        probs, pred, device = self._fns[use_labels](x, lab, eps)
+        return CaptureResult(probs=probs.astype(np.float32), pred=pred.astype(np.int64), device=device)
 
 
 def _probabilities(final, logits, kind):
     if final.shape[-1] == 1:
-        p1 = final[:, 0] if kind == "sigmoid" else 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return np.stack([1.0 - p1, p1], axis=1).astype(np.float32)
+        p1 = final[:, 0] if kind == "sigmoid" else ops.sigmoid(logits[:, 0])
+        return ops.stack([1.0 - p1, p1], axis=1)
     if kind == "softmax":
-        return final.astype(np.float32)
-    z = logits - np.max(logits, axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return final
+    return ops.softmax(logits, axis=-1)

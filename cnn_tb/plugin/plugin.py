@@ -20,6 +20,7 @@ from werkzeug import wrappers
 
 from cnn_tb.contract import packs, tags
 from cnn_tb.plugin.log import warn_once
+from cnn_tb.plugin.pack_files import PackFiles
 from cnn_tb.plugin.reader import FlowReader
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -125,7 +126,9 @@ class CnnTbPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context):
         hints = context.sampling_hints or {}
-        self._reader = FlowReader(context.data_provider, downsample=hints.get(self.plugin_name, 0))
+        flags = getattr(context, "flags", None)
+        files = PackFiles(context.logdir or "", getattr(flags, "logdir_spec", "") or "")
+        self._reader = FlowReader(context.data_provider, downsample=hints.get(self.plugin_name, 0), pack_files=files)
 
     @property
     def reader(self):

@@ -14,6 +14,7 @@ from tensorboard.data import provider
 from cnn_tb.contract import packs, records, tags
 from cnn_tb.plugin.cache import ByteLRU, TimedListings, VersionedMemo
 from cnn_tb.plugin.log import warn_once
+from cnn_tb.plugin.pack_files import PackFiles
 
 # ``read_*`` calls need a positive ``downsample``: 0 would return nothing.
 # With ``--samples_per_plugin=cnn_tb=0`` (the default set by the loader) the
@@ -36,10 +37,14 @@ class CachedSource:
         data_provider: a ``tensorboard.data.provider.DataProvider``.
         downsample: steps to request per tag (default: all).
         cache_bytes: bound of the decoded-pack cache (default 64 MiB).
+        pack_files: a :class:`~cnn_tb.plugin.pack_files.PackFiles` to read the
+            pack files of format-2 runs (default: none; only format-1 runs'
+            packs can then be read).
     """
 
-    def __init__(self, data_provider, downsample=None, cache_bytes=64 << 20):
+    def __init__(self, data_provider, downsample=None, cache_bytes=64 << 20, pack_files=None):
         self._dp = data_provider
+        self._pack_files = pack_files or PackFiles()
         self._downsample = downsample if downsample and downsample > 0 else MAX_DOWNSAMPLE
         self._packs = ByteLRU(cache_bytes)
         self._records = ByteLRU(16 << 20)
@@ -138,17 +143,43 @@ class CachedSource:
                 out[datum.step] = rec  # a later record of the same step wins
         return sorted(out.items())
 
-    def _pack(self, ctx, eid, run, tag, step, index):
-        """``(raw, entries, body)`` of blob ``index`` of ``tag`` at ``step``."""
+    def _pack_index(self, ctx, eid, run, step):
+        """The pack index record of ``step`` (format 2), or None when the run has none."""
+        for fresh in (False, True):
+            run_tags = self._require_run(ctx, eid, run, fresh=fresh)
+            if tags.PACKS_TAG not in run_tags:
+                return None
+            key = self._series_key(run_tags, tags.PACKS_TAG)
+            index = self._derived.get(("packs", eid, run), key)
+            if index is None:
+                index = dict(self._decoded_records(ctx, eid, run, tags.PACKS_TAG, records.parse_pack_index))
+                self._derived.put(("packs", eid, run), key, index)
+            if step in index:
+                return index[step]
+        return {}
+
+    def _pack_bytes(self, ctx, eid, run, tag, step, index):
+        """``(stored pack bytes, cache key)`` of pack ``index`` of ``tag`` at ``step``."""
+        record = self._pack_index(ctx, eid, run, step)
+        if record:  # format 2; a step without an index record may be format 1 (written before)
+            spans = record["activations"] if tag == tags.ACTIVATIONS_TAG else [record["kernels"]]
+            if not 0 <= index < len(spans) or spans[index] is None:
+                raise errors.NotFoundError(f"no {tag} blob {index} at step {step} in run {run!r}")
+            key = (eid, run, tag, step, record["file"], index)
+            return (lambda: self._pack_files.read(run, record["file"], spans[index])), key
         datum = self._blob_series(ctx, eid, run, tag, need_step=step).get(step)
         if datum is None:
             raise errors.NotFoundError(f"no {tag} data for step {step} in run {run!r}")
         if not 0 <= index < len(datum.values):
             raise errors.NotFoundError(f"no {tag} blob {index} at step {step} in run {run!r}")
-        key = (eid, run, tag, step, datum.wall_time, index)
+        return (lambda: self._read_blob(ctx, datum.values[index])), (eid, run, tag, step, datum.wall_time, index)
+
+    def _pack(self, ctx, eid, run, tag, step, index):
+        """``(raw, entries, body)`` of pack ``index`` of ``tag`` at ``step``."""
+        read, key = self._pack_bytes(ctx, eid, run, tag, step, index)
         hit = self._packs.get(key)
         if hit is None:
-            blob = self._read_blob(ctx, datum.values[index])
+            blob = read()
             try:
                 hit = packs.parse(blob, f"{tag} step {step} blob {index}")
             except tags.NewerVersionError as e:

@@ -27,6 +27,7 @@ from cnn_tb.render.colors import NORMALIZE_MODES, apply_colormap, colormap_lut, 
 from cnn_tb.render.encode import encode_jpeg, encode_png, encode_png_indexed, to_uint8_image
 from cnn_tb.render.layout import auto_scale, tile, upsample, upscale_nearest
 from cnn_tb.render.pictures import (
+    caption,
     channel_mean_strip,
     feature_map_grid_indexed,
     kernel_grid,
@@ -38,6 +39,7 @@ __all__ = [
     "NORMALIZE_MODES",
     "apply_colormap",
     "auto_scale",
+    "caption",
     "channel_mean_strip",
     "colormap_lut",
     "encode_jpeg",

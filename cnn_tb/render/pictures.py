@@ -1,4 +1,6 @@
-"""Composite pictures: feature-map grids, channel-mean strips, kernel grids, overlays."""
+"""Composite pictures: feature-map grids, channel-mean strips, kernel grids, overlays, captions."""
+
+import functools
 
 import numpy as np
 
@@ -213,3 +215,45 @@ def overlay(image, heat, alpha=0.45, cmap="jet", normalize_heat=True):
     colour = apply_colormap(upsample(heat01, img.shape[:2]), cmap)
     blended = (1 - alpha) * img + alpha * colour
     return np.rint(blended, out=blended).astype(np.uint8)
+
+
+CAPTION_HEIGHT = 14
+
+
+@functools.lru_cache(maxsize=None)
+def _font():
+    from PIL import ImageFont
+
+    return ImageFont.load_default()
+
+
+@functools.lru_cache(maxsize=4096)
+def _caption_mask(text, width):
+    """uint8 [CAPTION_HEIGHT, width]: 255 where the text's ink is (Pillow's default font)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (max(1, width), CAPTION_HEIGHT), 0)
+    ImageDraw.Draw(img).text((2, 1), str(text), fill=255, font=_font())
+    mask = np.asarray(img)
+    mask.setflags(write=False)
+    return mask
+
+
+def caption(image, text):
+    """``image`` with a white title bar of ``CAPTION_HEIGHT`` pixels on top holding ``text``.
+
+    Args:
+        image: uint8 RGB [H, W, 3] (dark text), or palette indices [H, W] whose
+            index 255 is white (text in index 0, the colormap's first colour).
+
+    Returns:
+        The image with the bar, of the same kind; text wider than the image is cut.
+    """
+    arr = uint8_array(image, "image", (2, 3))
+    mask = _caption_mask(text, arr.shape[1])
+    if arr.ndim == 2:
+        bar = np.where(mask >= 128, 0, 255).astype(np.uint8)
+    else:
+        ink = mask[..., None].astype(np.float32) / 255.0
+        bar = np.rint(255.0 * (1.0 - ink) + 40.0 * ink).astype(np.uint8).repeat(arr.shape[2], axis=2)
+    return np.concatenate([bar, arr], axis=0)

@@ -8,6 +8,10 @@ hands it to every requested kind as a :class:`Step`; each kind turns it into
 
 * ``attach(model_ctx)``: check the model (raise ``ValueError`` naming the
   problem) and prepare, once per model;
+* ``device(tensors)``: optional; runs INSIDE the compiled capture on the
+  device, given a :class:`~cnn_tb.model.capture.Tensors` view of the pass, and
+  returns the nest of (reduced) tensors the kind needs; the step hands it back
+  as numpy in ``step.device[kind.name]``;
 * ``pictures(step)``: the values that are pictures (rendering and encoding),
   run on a worker thread while the main thread does ``values``;
 * ``values(step)``: every other value (scalars, histograms, text, plugin
@@ -69,6 +73,12 @@ class ModelContext:
         output_kind: ``"softmax"``, ``"sigmoid"`` or ``"logits"``.
         settings: the :class:`Settings`.
         kinds: the names of the kinds being logged.
+        dashboard_names: the logged layers shown in the built-in dashboards
+            (Images, Scalars, Histograms); the CNN Flow tab shows every logged
+            layer (:func:`cnn_tb.model.graph.dashboard`).
+        run_dir: the run directory the event files (and pack files) go to.
+        session: a name unique to this writing session (see
+            :func:`cnn_tb.event_writer.session_id`).
     """
 
     model: object
@@ -81,16 +91,37 @@ class ModelContext:
     output_kind: str
     settings: Settings
     kinds: tuple
+    dashboard_names: list
+    run_dir: str = ""
+    session: str = ""
 
     @functools.cached_property
-    def map_names(self):
-        """Logged layers with an image-shaped output."""
-        return [i.name for i in self.selected if i.kind == MAP]
+    def _dashboard(self):
+        return set(self.dashboard_names)
+
+    @functools.cached_property
+    def strip_names(self):
+        """Dashboard layers with an image-shaped output (the transformation strip)."""
+        return [i.name for i in self.selected if i.kind == MAP and i.name in self._dashboard]
 
     @functools.cached_property
     def picture_names(self):
-        """Logged map layers that get Images-dashboard pictures."""
-        return [i.name for i in self.selected if i.kind == MAP and i.class_name not in AFFINE_PER_CHANNEL]
+        """Dashboard map layers that get Images-dashboard pictures."""
+        return [n for n, i in zip(self.strip_names, self._infos(self.strip_names)) if i.class_name not in AFFINE_PER_CHANNEL]
+
+    @functools.cached_property
+    def dashboard_kernels(self):
+        """Conv layers whose kernels are drawn in the Images dashboard."""
+        return [i.name for i in self.kernel_infos if i.name in self._dashboard]
+
+    @functools.cached_property
+    def dashboard_gradcam(self):
+        """Grad-CAM layers with Images-dashboard overlays."""
+        return [n for n in self.gradcam_layers if n in self._dashboard]
+
+    def _infos(self, names):
+        by_name = {i.name: i for i in self.selected}
+        return [by_name[n] for n in names]
 
     @property
     def image_probe_count(self):
@@ -112,21 +143,26 @@ class Step:
         kernel_change: ``{layer: relative change or None}``.
     """
 
-    def __init__(self, step, logs, capture, kernels, kernel_change):
+    def __init__(self, step, logs, capture, kernels, kernel_change, selected=()):
+        self.selected = list(selected)  # the logged layers (LayerInfo), in the order of the statistics
         self.step = step
         self.logs = logs
         self.capture = capture
         self.kernels = kernels
         self.kernel_change = kernel_change
 
+    @property
+    def device(self):
+        """``{kind name: what its device() returned, as numpy}``."""
+        return self.capture.device if self.capture is not None else {}
+
     @functools.cached_property
     def stats(self):
-        """``{layer: statistics}`` over all probes (computed on first use)."""
-        from cnn_tb.summaries.activation_stats import layer_stats
+        """``{layer: statistics}`` over all probes (reduced on the device)."""
+        from cnn_tb.summaries.activation_stats import from_vector
 
-        if self.capture is None:
-            return {}
-        return {name: layer_stats(a) for name, a in self.capture.activations.items()}
+        rows = self.device.get("layer_stats")
+        return {} if rows is None else {i.name: from_vector(v) for i, v in zip(self.selected, rows)}
 
 
 class Kind:
@@ -146,6 +182,8 @@ class Kind:
         """Check the model and prepare (raises ``ValueError`` on a model that does not fit)."""
         self.ctx = ctx
 
+    device = None  # or a method: fn(tensors) -> nest of tensors, run in the compiled capture
+
     def pictures(self, step):
         """Picture values of ``step`` (run on a worker thread)."""
         return []
@@ -158,3 +196,13 @@ class Kind:
 def rgb(img):
     """A uint8 image [H, W, 1 or 3+] as [H, W, 3]."""
     return np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img[..., :3]
+
+
+def probe_caption(probes, i, pred=None):
+    """The title of a picture of probe ``i``: ``"probe 2 · true circle · pred square"``."""
+    parts = [f"probe {i}"]
+    if probes.labels is not None:
+        parts.append(f"true {probes.class_name(int(probes.labels[i]))}")
+    if pred is not None:
+        parts.append(f"pred {probes.class_name(int(pred[i]))}")
+    return " · ".join(parts)

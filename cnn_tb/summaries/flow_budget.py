@@ -22,8 +22,6 @@ So the budget holds for any input size, and for any number of layers while
 the default budget); beyond that :func:`plan_budget` raises.
 """
 
-import numpy as np
-
 from cnn_tb.contract.tags import MAP, VECTOR
 
 DEFAULT_BUDGET_BYTES = 64 * 1024
@@ -114,17 +112,3 @@ def plan_budget(selected, budget_bytes=DEFAULT_BUDGET_BYTES, max_channels=32, ma
             stuck.add((name, part))
         total += sum(sizes(name)) - before
     return plan
-
-
-def avg_pool(x, p, first_axis=0):
-    """Average-pool axes ``first_axis`` and ``first_axis + 1`` of ``x`` by ``p`` (edges padded)."""
-    if p == 1:
-        return x
-    f = first_axis
-    h, w = x.shape[f : f + 2]
-    ph, pw = _pooled(h, p) * p, _pooled(w, p) * p
-    if (ph, pw) != (h, w):
-        pad = [(0, 0)] * f + [(0, ph - h), (0, pw - w)] + [(0, 0)] * (x.ndim - f - 2)
-        x = np.pad(x, pad, mode="edge")
-    shape = x.shape[:f] + (ph // p, p, pw // p, p) + x.shape[f + 2 :]
-    return x.reshape(shape).mean(axis=(f + 1, f + 3))

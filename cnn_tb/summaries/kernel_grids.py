@@ -23,7 +23,8 @@ class KernelGrids(Kind):
 
     def pictures(self, step):
         out = []
-        for name, k in step.kernels.items():
+        for name in self.ctx.dashboard_kernels:
+            k = step.kernels[name]
             if k.shape[2] == 3 and name == self.first_conv:
                 img = render.kernel_grid(k, rgb=True)
                 png, desc = render.encode_png(img), "RGB filters (mid-grey = 0)"
@@ -35,8 +36,9 @@ class KernelGrids(Kind):
         return out
 
     def values(self, step):
+        change = step.kernel_change
         return [
-            scalar_value(f"{TAGS['kernel_change']}/{name}", c)
-            for name, c in step.kernel_change.items()
-            if c is not None and math.isfinite(c)
+            scalar_value(f"{TAGS['kernel_change']}/{name}", change[name])
+            for name in self.ctx.dashboard_kernels
+            if change[name] is not None and math.isfinite(change[name])
         ]

@@ -40,22 +40,22 @@ def scalar_value(tag, value, description=None):
     return summary_v2.scalar_pb(tag, np.float32(value), description=description).value[0]
 
 
-def histogram_value(tag, data, buckets=30, description=None):
-    """A Histograms-dashboard value: ``buckets`` equal-width buckets over ``data``.
+def histogram_counts_value(tag, lo, hi, counts, description=None):
+    """A Histograms-dashboard value from equal-width bucket ``counts`` over [lo, hi].
 
     Same layout as ``tf.summary.histogram`` (a [k, 3] tensor of left edge,
-    right edge, count), computed with one ``np.histogram`` call.
+    right edge, count). ``lo == hi`` gives one bucket [lo - 0.5, hi + 0.5]
+    holding every value.
     """
     from tensorboard.plugins.histogram import metadata as hist_metadata
 
-    data = np.asarray(data, dtype=np.float64).ravel()
-    lo, hi = float(data.min()), float(data.max())
+    counts = np.asarray(counts, np.float64)
     if lo == hi:
         edges = np.array([lo - 0.5, hi + 0.5])
-        counts = np.array([float(data.size)])
+        counts = np.array([counts.sum()])
     else:
-        counts, edges = np.histogram(data, bins=buckets, range=(lo, hi))
-    tensor = np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+        edges = np.linspace(lo, hi, len(counts) + 1)
+    tensor = np.stack([edges[:-1], edges[1:], counts], axis=1)
     meta = hist_metadata.create_summary_metadata(display_name=tag, description=description or "")
     return tensor_value(tag, tensor, meta)
 

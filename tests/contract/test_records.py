@@ -470,9 +470,9 @@ def test_decode_json_no_version(data):
         records.decode_json(data, what="run")
 
 
-@pytest.mark.parametrize("data", [b'{"version":2}', b'{"version":99}', b'{"version":"5"}', b'{"version":2.5}'])
+@pytest.mark.parametrize("data", [b'{"version":3}', b'{"version":99}', b'{"version":"5"}', b'{"version":3.5}'])
 def test_decode_json_newer_version(data):
-    with pytest.raises(NewerVersionError, match="newer than 1"):
+    with pytest.raises(NewerVersionError, match="newer than 2"):
         records.decode_json(data, what="run")
 
 

@@ -17,6 +17,7 @@ def test_tag_table_is_consistent():
         "cnn_tb/epoch": "epoch",
         "cnn_tb/activations": "activations",
         "cnn_tb/kernels": "kernels",
+        "cnn_tb/packs": "packs",
     }
     assert tags.BLOB_TAGS == {"cnn_tb/probes", "cnn_tb/activations", "cnn_tb/kernels"}
     assert issubclass(tags.NewerVersionError, tags.FormatError)
@@ -48,7 +49,7 @@ def test_older_version_is_accepted():
     assert tags.parse_plugin_content(content) == {"version": 0, "kind": "epoch"}
 
 
-@pytest.mark.parametrize("version", [tags.FORMAT_VERSION + 1, 99, "2"])
+@pytest.mark.parametrize("version", [tags.FORMAT_VERSION + 1, 99, "3"])
 def test_newer_version_raises_newer_version_error(version):
     content = json.dumps({"version": version, "kind": "run"}).encode()
     with pytest.raises(tags.NewerVersionError, match=f"version {int(version)}"):
@@ -81,7 +82,7 @@ def test_foreign_content_raises_format_error(content):
 def test_check_version():
     tags.check_version(tags.FORMAT_VERSION, "x")
     tags.check_version(tags.FORMAT_VERSION - 1, "x")
-    with pytest.raises(tags.NewerVersionError, match="thing has format version 2, newer than 1"):
+    with pytest.raises(tags.NewerVersionError, match="thing has format version 3, newer than 2"):
         tags.check_version(tags.FORMAT_VERSION + 1, "thing")
 
 
@@ -105,6 +106,7 @@ def test_data_classes_by_tag():
         tags.PROBES_TAG: summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
         tags.ACTIVATIONS_TAG: summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
         tags.KERNELS_TAG: summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
+        tags.PACKS_TAG: summary_pb2.DATA_CLASS_TENSOR,
     }
     assert tags.create_summary_metadata(tags.RUN_TAG).summary_description == ""
 
@@ -113,7 +115,7 @@ def test_metadata_survives_proto_serialization():
     md = tags.create_summary_metadata(tags.ACTIVATIONS_TAG)
     back = summary_pb2.SummaryMetadata.FromString(md.SerializeToString())
     assert back == md
-    assert tags.parse_plugin_content(back.plugin_data.content) == {"version": 1, "kind": "activations"}
+    assert tags.parse_plugin_content(back.plugin_data.content) == {"version": 2, "kind": "activations"}
 
 
 @pytest.mark.parametrize("content", [b'{"version": Infinity, "kind": "run"}', b'{"version": 1e999, "kind": "run"}'])

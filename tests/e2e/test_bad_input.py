@@ -132,15 +132,15 @@ def test_failure_inside_logging_warns_and_training_continues(tmp_path, monkeypat
     from cnn_tb.summaries import activation_stats as stats_mod
 
     calls = {"n": 0}
-    real = stats_mod.layer_stats
+    real = stats_mod.from_vector
 
-    def flaky(acts):
+    def flaky(vector):
         calls["n"] += 1
         if calls["n"] == 2:  # the second layer of the first logged step
             raise OSError("disk on fire")
-        return real(acts)
+        return real(vector)
 
-    monkeypatch.setattr(stats_mod, "layer_stats", flaky)
+    monkeypatch.setattr(stats_mod, "from_vector", flaky)
     model = small_cnn()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -75,7 +75,8 @@ def test_multi_worker_only_the_chief_writes(tmp_path):
             p.kill()
     assert "WORKER 0 EPOCH 2 WRITTEN True" in outs[0]
     assert "WORKER 1 EPOCH 2 WRITTEN False" in outs[1] and "WORKER 1 DONE" in outs[1]
-    files = glob.glob(str(tmp_path / "**" / "*"), recursive=True)
-    events = [f for f in files if os.path.isfile(f)]
+    files = [f for f in glob.glob(str(tmp_path / "**" / "*"), recursive=True) if os.path.isfile(f)]
+    events = [f for f in files if "tfevents" in os.path.basename(f)]
     assert len(events) == 1 and f".{procs[0].pid}." in os.path.basename(events[0])
+    assert all(f == events[0] or f.endswith(".packs") and f".{procs[0].pid}." in f for f in files)  # the chief's only
     assert sorted(LogDir(str(tmp_path)).epochs()) == [-1, 0, 1, 2]

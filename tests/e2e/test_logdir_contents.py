@@ -1,6 +1,9 @@
 """What a LayerFlow training run leaves in the log directory, read through
 TensorBoard's own data provider (acceptance 1 and 5 of the core issue)."""
 
+import glob
+import os
+
 import numpy as np
 import pytest
 from tensorboard.compat.proto import summary_pb2
@@ -48,12 +51,29 @@ def test_scalar_and_histogram_tags(logdir):
 def test_plugin_tags_have_data_class(logdir):
     tensors = logdir.tags(tags.PLUGIN_NAME, "tensors")[RUN]
     blobs = logdir.tags(tags.PLUGIN_NAME, "blobs")[RUN]
-    assert set(tensors) == {tags.RUN_TAG, tags.EPOCH_TAG}
-    assert set(blobs) == {tags.PROBES_TAG, tags.ACTIVATIONS_TAG, tags.KERNELS_TAG}
-    raw = logdir.mux.SummaryMetadata(RUN, tags.ACTIVATIONS_TAG)
+    assert set(tensors) == {tags.RUN_TAG, tags.PACKS_TAG, tags.EPOCH_TAG}
+    assert set(blobs) == {tags.PROBES_TAG}
+    raw = logdir.mux.SummaryMetadata(RUN, tags.PROBES_TAG)
     assert raw.data_class == summary_pb2.DATA_CLASS_BLOB_SEQUENCE
     assert logdir.mux.SummaryMetadata(RUN, tags.EPOCH_TAG).data_class == summary_pb2.DATA_CLASS_TENSOR
-    assert tags.parse_plugin_content(raw.plugin_data.content) == {"version": 1, "kind": "activations"}
+    index = logdir.mux.SummaryMetadata(RUN, tags.PACKS_TAG)
+    assert index.data_class == summary_pb2.DATA_CLASS_TENSOR
+    assert tags.parse_plugin_content(index.plugin_data.content) == {"version": 2, "kind": "packs"}
+
+
+def test_packs_live_in_one_file_per_step_beside_the_event_files(logdir, demo_run):
+    """The big part of a step stays out of the event stream (and TensorBoard's memory)."""
+    run_dir = os.path.join(demo_run["log_dir"], RUN)
+    files = sorted(glob.glob(os.path.join(run_dir, "packs", "*", "*.packs")))
+    assert [os.path.basename(f) for f in files] == ["-1.packs", "0.packs", "1.packs", "2.packs"]
+    for step, path in zip((-1, 0, 1, 2), files):
+        record = records.parse_pack_index(records.decode_json(logdir.tensors(RUN, tags.PACKS_TAG, tags.PLUGIN_NAME)[step]), step)
+        assert os.path.join(run_dir, *record["file"].split("/")) == path
+        spans = record["activations"] + [record["kernels"]]
+        assert len(record["activations"]) == len(demo_run["probes"])
+        assert sum(n for _, n in spans) == os.path.getsize(path)  # nothing else in the file
+        assert [o for o, _ in spans] == list(np.cumsum([0] + [n for _, n in spans[:-1]]))
+
 
 
 def test_steps_line_up_with_keras_tensorboard(logdir):

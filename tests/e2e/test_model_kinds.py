@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import cnn_tb
+from cnn_tb import render
 from cnn_tb.contract import packs, records, tags
 from tests.support.tb_data import LogDir
 
@@ -114,7 +115,8 @@ def test_grayscale_and_non_square(tmp_path, shape):
     kernel = log.images(tags.RUN_NAME, "kernels/c1")[0][0]
     assert kernel.ndim == 3
     overlay = log.images(tags.RUN_NAME, "heatmaps/max_activation/c1")[0][0]
-    assert overlay.shape[0] / overlay.shape[1] == pytest.approx(shape[0] / shape[1])
+    height = overlay.shape[0] - render.pictures.CAPTION_HEIGHT  # below the caption
+    assert height / overlay.shape[1] == pytest.approx(shape[0] / shape[1])
 
 
 def test_mixed_precision(tmp_path):

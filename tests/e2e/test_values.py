@@ -92,8 +92,11 @@ def test_upsampled_max_activation_heatmap_matches_numpy(logdir, reference, demo_
     want_pic = 0.55 * base + 0.45 * lut[np.rint(np.clip(up, 0, 1) * 255).astype(int)]
     exact = render.overlay(base, want_max)
     assert np.abs(exact - want_pic).max() <= 1.0
-    got_pic = logdir.images(tags.RUN_NAME, "heatmaps/max_activation/act1")[LAST][0]
-    assert got_pic.shape == (96, 96, 3)
+    titled = logdir.images(tags.RUN_NAME, "heatmaps/max_activation/act1")[LAST][0]
+    bar = render.pictures.CAPTION_HEIGHT
+    assert titled.shape == (bar + 96, 96, 3)
+    assert titled[:bar].min() < 128 and np.median(titled[:bar]) > 230  # the caption: dark ink on white
+    got_pic = titled[bar:]
     diff = np.abs(got_pic.astype(float) - want_pic)
     assert diff.mean() < 4.0  # JPEG-encoded
     # the hottest spot of the logged picture is where numpy says it is

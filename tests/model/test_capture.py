@@ -9,9 +9,8 @@ from cnn_tb.model import capture, graph
 
 
 def _capture(model, layers=None, cams=()):
-    infos = graph.walk(model)
-    selected = graph.select(infos, layers)
-    return capture.Capture(model, selected, list(cams))
+    selected = graph.select(graph.walk(model), layers)
+    return capture.Capture(model, [i.name for i in selected], list(cams))
 
 
 def test_activations_and_probabilities_equal_a_direct_call():
@@ -27,11 +26,12 @@ def test_activations_and_probabilities_equal_a_direct_call():
     x = np.random.default_rng(1).random((3, 6, 6, 2), dtype=np.float32)
     result = _capture(model).run(x)
     direct = keras.Model(inp, [a, b, g, out])(x, training=False)
-    want = dict(zip(["a", "inner", "g", "out"], [np.asarray(t) for t in direct]))
-    want["inner/ic"] = np.asarray(inner(want["a"]))
-    assert set(result.activations) == set(want)
+    want = dict(zip(["a", "inner", "g", "out"], [keras.ops.convert_to_numpy(t) for t in direct]))
+    want["inner/ic"] = keras.ops.convert_to_numpy(inner(want["a"]))
+    acts = result.device["acts"]
+    assert set(acts) == set(want)
     for name, value in want.items():
-        np.testing.assert_allclose(result.activations[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(acts[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
     np.testing.assert_allclose(result.probs, want["out"], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(result.pred, np.argmax(want["out"], axis=1))
 
@@ -47,7 +47,7 @@ def test_probabilities_for_softmax_logits_and_sigmoid_outputs(activation):
     model = keras.Model(inp, out)
     x_in = np.random.default_rng(2).random((4, 5, 5, 1), dtype=np.float32)
     result = _capture(model).run(x_in)
-    y = np.asarray(model(x_in))
+    y = keras.ops.convert_to_numpy(model(x_in))
     if activation == "sigmoid":
         want = np.stack([1 - y[:, 0], y[:, 0]], axis=1)
     elif activation is None:
@@ -81,11 +81,11 @@ def test_gradcam_peaks_where_the_class_evidence_is():
     x[1, 5:, 6:] = 1.0  # probe 1: bottom-right corner
     result = _capture(model, cams=["feat"]).run(x, labels=np.array([1, 0]))
     assert result.pred.tolist() == [0, 0]
-    cams = result.gradcam["feat"]
+    cams = result.device["cams"]["feat"]
     np.testing.assert_allclose(cams, x[..., 0], atol=1e-6)  # normalised to a peak of 1 exactly there
     assert np.unravel_index(np.argmax(cams[0]), (8, 8)) == (0, 0)
     assert np.unravel_index(np.argmax(cams[1]), (8, 8)) == (5, 6)
-    np.testing.assert_array_equal(result.gradcam_true["feat"][0], 0.0)  # class 1: negative evidence only
+    np.testing.assert_array_equal(result.device["cams_true"]["feat"][0], 0.0)  # class 1: negative evidence only
 
 
 def test_gradcam_equals_the_numpy_formula():
@@ -97,9 +97,24 @@ def test_gradcam_equals_the_numpy_formula():
     result = _capture(model, cams=["feat"]).run(x, labels=labels)
     pred = np.argmax(x.mean(axis=(1, 2)) @ w, axis=1)
     np.testing.assert_array_equal(result.pred, pred)
-    for cls, got in ((pred, result.gradcam["feat"]), (labels, result.gradcam_true["feat"])):
+    for cls, got in ((pred, result.device["cams"]["feat"]), (labels, result.device["cams_true"]["feat"])):
         alpha = w[:, cls].T / 64.0  # [N, C]: mean over positions of d logit / d feat
         cam = np.maximum(np.einsum("nhwc,nc->nhw", x, alpha), 0)
         peak = cam.max(axis=(1, 2), keepdims=True)
         want = np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0)
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_the_compiled_pass_equals_the_eager_one():
+    """The first passes run eagerly while the compiled function is built in the
+    background; both give the same numbers."""
+    model = _cam_model(3, np.random.default_rng(5).normal(size=(3, 4)))
+    x = np.random.default_rng(6).random((4, 8, 8, 3), dtype=np.float32)
+    cap = _capture(model, cams=["feat"])
+    eager = cap.run(x, labels=np.array([0, 1, 2, 3]))
+    assert cap.wait_compiled(timeout=300) and cap.compiled
+    compiled = cap.run(x, labels=np.array([0, 1, 2, 3]))
+    np.testing.assert_allclose(compiled.probs, eager.probs, rtol=1e-5, atol=1e-6)
+    for key in ("acts", "cams", "cams_true"):
+        for name, value in eager.device[key].items():
+            np.testing.assert_allclose(compiled.device[key][name], value, rtol=1e-5, atol=1e-5, err_msg=f"{key}/{name}")

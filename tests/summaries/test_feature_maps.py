@@ -10,6 +10,7 @@ import pytest
 
 import cnn_tb
 from cnn_tb.contract import tags
+from cnn_tb.render.pictures import CAPTION_HEIGHT
 from tests.support.tb_data import LogDir
 
 
@@ -49,8 +50,11 @@ def test_every_channel_is_in_its_own_cell(logged):
     zoom = math.ceil(16 / 5)  # the smaller side reaches 16 pixels
     th, tw = 6 * zoom, 5 * zoom
     cols = math.ceil(math.sqrt(6))  # max_channels=6 of 7
-    for p, img in enumerate(images):
-        assert img.shape == (2 * (th + 1) + 1, cols * (tw + 1) + 1, 3)
+    bar = CAPTION_HEIGHT
+    for p, titled in enumerate(images):
+        assert titled.shape == (bar + 2 * (th + 1) + 1, cols * (tw + 1) + 1, 3)
+        assert titled[:bar].min() < 200 and (titled[:bar] == 255).mean() > 0.5  # the caption names the probe
+        img = titled[bar:]
         for k in range(6):
             r, col = divmod(k, cols)
             y, x = 1 + r * (th + 1), 1 + col * (tw + 1)
@@ -62,6 +66,17 @@ def test_every_channel_is_in_its_own_cell(logged):
 
 def test_transformation_strip_starts_with_the_probe(logged):
     log, acts = logged
-    strip = log.images(tags.RUN_NAME, "transformation/channel_mean")[0][0]
+    strip = log.images(tags.RUN_NAME, "transformation/channel_mean")[0][0][CAPTION_HEIGHT:]
     assert strip.shape[0] == 64 + 4
     assert (strip[:2] == 255).all()
+    # the probe first (64 px tall, aspect kept: 6x5 -> 64x53), then the channel-mean map
+    probe = np.rint(np.random.default_rng(4).random((3, 6, 5, 3), dtype=np.float32) * 255)[0]
+    rows = np.minimum(((np.arange(64) + 0.5) * 6 / 64).astype(int), 5)
+    colsi = np.minimum(((np.arange(53) + 0.5) * 5 / 53).astype(int), 4)
+    np.testing.assert_array_equal(strip[2:66, 2:55], probe[rows][:, colsi])
+    mean = acts[0].mean(axis=-1)
+    x01 = (mean - mean.min()) / (mean.max() - mean.min())
+    lut = np.rint(matplotlib.colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    want = lut[np.rint(x01 * 255).astype(int)][rows][:, colsi]
+    got = strip[2:66, 57:110]
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 3  # float32 mean on the device

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cnn_tb.contract import packs
 from cnn_tb.contract.tags import MAP, VECTOR
 from cnn_tb.model.graph import LayerInfo
-from cnn_tb.summaries import flow, flow_budget
+from cnn_tb.summaries import flow_budget
+from tests.summaries.test_flow import build_packs
 
 
 def _info(name, shape, kind=MAP):
@@ -17,10 +17,10 @@ def _pack_nbytes(infos, plan, gradcam=()):
     acts, cams = {}, {}
     rng = np.random.default_rng(0)
     for i in infos:
-        acts[i.name] = rng.random(i.output_shape, dtype=np.float32)
+        acts[i.name] = rng.random((1,) + tuple(i.output_shape), dtype=np.float32)
         if i.name in gradcam:
-            cams[i.name] = rng.random(i.output_shape[:2], dtype=np.float32)
-    pack = packs.decode_pack(flow.activation_pack(acts, plan, cams, cams))
+            cams[i.name] = rng.random((1,) + tuple(i.output_shape[:2]), dtype=np.float32)
+    (pack,) = build_packs(acts, plan, cams, cams, mask=np.array([True]))
     return sum(arr.nbytes for arr, _ in pack.values()), pack
 
 

@@ -135,12 +135,16 @@ def epoch_record(layers, step, n_probes, n_classes, labels, rng, version=tags.FO
 def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_names=None,
               layers=None, seed=0, epoch_version=tags.FORMAT_VERSION,
               run_version=tags.FORMAT_VERSION, content_version=None,
-              skip_epoch_for=(), nonfinite_steps=(), corrupt_activation_steps=()):
+              skip_epoch_for=(), nonfinite_steps=(), corrupt_activation_steps=(),
+              pack_files=False, index_override=None):
     """Write a synthetic cnn_tb run into ``run_dir`` (a TensorBoard run directory).
 
     ``skip_epoch_for``: steps whose activations are written but not their
     epoch record (an interrupted step). ``corrupt_activation_steps``: steps
-    whose activation blobs are truncated.
+    whose activation blobs are truncated. ``pack_files``: write the packs into
+    pack files with ``cnn_tb/packs`` index records (format 2) instead of blob
+    sequences (format 1); ``index_override``: ``{step: fields}`` replacing
+    fields of that step's index record (hostile paths, wrong spans).
     """
     import tensorflow as tf
 
@@ -175,10 +179,25 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
             blobs = [activation_pack(layers, i, max(step, 0) + (step < 0) * 0.5, rng) for i in range(n_probes)]
             if step in corrupt_activation_steps:
                 blobs = [p[: len(p) // 2] for p in blobs]
-            tf.summary.write(tags.ACTIVATIONS_TAG, tf.constant(blobs), step=step,
-                             metadata=md(tags.ACTIVATIONS_TAG))
-            tf.summary.write(tags.KERNELS_TAG, tf.constant([kernel_pack(layers, step, rng)]), step=step,
-                             metadata=md(tags.KERNELS_TAG))
+            kernels = kernel_pack(layers, step, rng)
+            if pack_files:
+                path = f"{tags.PACK_DIR}/fixture/{step}.packs"
+                os.makedirs(os.path.join(run_dir, tags.PACK_DIR, "fixture"), exist_ok=True)
+                spans, at = [], 0
+                with open(os.path.join(run_dir, *path.split("/")), "wb") as f:
+                    for b in blobs + [kernels]:
+                        f.write(b)
+                        spans.append([at, len(b)])
+                        at += len(b)
+                index = records.build_pack_index(file=path, activations=spans[:-1], kernels=spans[-1])
+                index.update((index_override or {}).get(step, {}))
+                tf.summary.write(tags.PACKS_TAG, tf.constant(records.encode_json(index)), step=step,
+                                 metadata=md(tags.PACKS_TAG))
+            else:
+                tf.summary.write(tags.ACTIVATIONS_TAG, tf.constant(blobs), step=step,
+                                 metadata=md(tags.ACTIVATIONS_TAG))
+                tf.summary.write(tags.KERNELS_TAG, tf.constant([kernels]), step=step,
+                                 metadata=md(tags.KERNELS_TAG))
             if step in skip_epoch_for:
                 continue
             rec = epoch_record(layers, step, n_probes, n_classes, labels, rng, version=epoch_version,

@@ -1,6 +1,7 @@
 """Reading a log directory the way TensorBoard does: through its data provider."""
 
 import io
+import os
 
 import numpy as np
 from PIL import Image
@@ -9,13 +10,14 @@ from tensorboard.backend.event_processing import data_provider, plugin_event_mul
 
 from cnn_tb.contract import packs as pack_codec
 from cnn_tb.contract import records
-from cnn_tb.contract.tags import ACTIVATIONS_TAG, EPOCH_TAG, PLUGIN_NAME, RUN_NAME
+from cnn_tb.contract.tags import ACTIVATIONS_TAG, EPOCH_TAG, KERNELS_TAG, PACKS_TAG, PLUGIN_NAME, RUN_NAME
 
 
 class LogDir:
     """A TensorBoard data provider over ``log_dir`` that keeps every step."""
 
     def __init__(self, log_dir):
+        self.log_dir = log_dir
         self.mux = plugin_event_multiplexer.EventMultiplexer(
             size_guidance={"tensors": 0, "scalars": 0, "histograms": 0, "images": 0}
         )
@@ -68,8 +70,18 @@ class LogDir:
     def epochs(self, run=RUN_NAME):
         return {s: records.decode_json(v) for s, v in self.tensors(run, EPOCH_TAG, PLUGIN_NAME).items()}
 
-    def packs(self, step, run=RUN_NAME):
-        seq = self.blobs(run, ACTIVATIONS_TAG, PLUGIN_NAME)[step]
+    def packs(self, step, run=RUN_NAME, kernels=False):
+        """The decoded activation packs of every probe at ``step`` (the kernel pack
+        with ``kernels=True``), from the pack file (format 2) or the blobs (1)."""
+        index = self.tensors(run, PACKS_TAG, PLUGIN_NAME).get(step) if PACKS_TAG in self.tags(PLUGIN_NAME, "tensors").get(run, {}) else None
+        if index is not None:
+            record = records.parse_pack_index(records.decode_json(index), step)
+            path = os.path.join(self.log_dir, run, *record["file"].split("/"))
+            with open(path, "rb") as f:
+                data = f.read()
+            spans = [record["kernels"]] if kernels else record["activations"]
+            return [pack_codec.decode_pack(data[o : o + n]) for o, n in spans]
+        seq = self.blobs(run, KERNELS_TAG if kernels else ACTIVATIONS_TAG, PLUGIN_NAME)[step]
         return [pack_codec.decode_pack(b) for b in seq]
 
 

@@ -1,0 +1,170 @@
+"""What differs between Keras' backends, in one place: compiling a function of the
+model, and the gradient of a few scalars with respect to some tensors.
+
+Everything else cnn_tb computes on the device is written once with ``keras.ops``.
+"""
+
+import atexit
+import threading
+
+import keras
+
+_compiling = set()  # background compilations still running
+
+
+@atexit.register
+def _finish_compilations():
+    """Let background compilations end before the interpreter does (TensorFlow
+    aborts the process when a thread is tracing while Python shuts down)."""
+    for thread in list(_compiling):
+        thread.join()
+
+
+def name():
+    """``"tensorflow"``, ``"jax"`` or ``"torch"``."""
+    return keras.backend.backend()
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+class ModelFunction:
+    """``fn(*args)`` of a model, compiled where the backend allows it.
+
+    ``fn`` calls the model's layers; with JAX its variables are passed in as
+    arguments (through ``keras.StatelessScope``), so the compiled function always
+    sees the current weights. Arguments are numpy arrays or nests of them;
+    results come back as nests of numpy arrays.
+
+    Compiling a function of a model of hundreds of layers takes seconds to
+    minutes (``tf.function`` tracing, XLA), while one eager call takes little
+    more than a compiled one. So the first call compiles in a background thread
+    and runs eagerly meanwhile; calls use the compiled function once it is
+    ready (``background=False`` compiles on the first call instead).
+
+    Args:
+        model: the Keras model whose variables ``fn`` reads.
+        fn: a function of backend tensors returning a nest of tensors.
+        compile: compile with ``tf.function`` / ``jax.jit`` (torch runs eagerly).
+        background: compile in a background thread, running eagerly until done.
+    """
+
+    def __init__(self, model, fn, compile=True, background=True):
+        self.model = model
+        self.fn = fn
+        self.backend = name()
+        self._eager = fn
+        self._compiled = None
+        self._compiling = None
+        if self.backend == "tensorflow" and compile:
+            import tensorflow as tf
+
+            self._make = lambda: tf.function(fn, reduce_retracing=True)
+        elif self.backend == "jax" and compile:
+            import jax
+
+            variables = list(model.variables)
+
+            def stateless(values, *args):
+                with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                    return fn(*args)
+
+            def make():
+                jitted = jax.jit(stateless)
+                return lambda *args: jitted([v.value for v in variables], *args)
+
+            self._make = make
+        else:
+            self._make = None
+            if self.backend == "torch":
+                import torch
+
+                def no_grad(*args):
+                    with torch.no_grad():  # gradients only where scalar_gradients asks for them
+                        return fn(*args)
+
+                self._eager = no_grad
+        self.background = background and self._make is not None
+
+    @property
+    def compiled(self):
+        """True once calls run the compiled function (always, where nothing is compiled)."""
+        return self._compiled is not None or self._make is None
+
+    def _compile(self, args):
+        compiled = self._make()
+        keras.tree.map_structure(to_numpy, compiled(*args))  # traces / compiles, and runs once
+        self._compiled = compiled
+
+    def wait(self, timeout=None):
+        """Wait for a background compilation (True when the compiled function is ready)."""
+        if self._compiling is not None:
+            self._compiling.join(timeout)
+        return self.compiled
+
+    def __call__(self, *args):
+        args = keras.tree.map_structure(keras.ops.convert_to_tensor, args)
+        if self._compiled is not None:
+            return keras.tree.map_structure(to_numpy, self._compiled(*args))
+        if self._make is not None and not self.background:
+            self._compile(args)
+            return keras.tree.map_structure(to_numpy, self._compiled(*args))
+        if self._make is not None and self._compiling is None:
+            self._compiling = threading.Thread(target=self._compile_quietly, args=(args,), name="cnn_tb-compile", daemon=True)
+            _compiling.add(self._compiling)
+            self._compiling.start()
+        return keras.tree.map_structure(to_numpy, self._eager(*args))
+
+    def _compile_quietly(self, args):
+        try:
+            self._compile(args)
+        except Exception:  # noqa: BLE001 - the eager function keeps working
+            import logging
+
+            logging.getLogger("cnn_tb").warning("cnn_tb: compiling the capture failed; it runs eagerly", exc_info=True)
+        finally:
+            _compiling.discard(threading.current_thread())
+
+
+def scalar_gradients(f, wrt, n_scores):
+    """``(scores, grads, aux)`` of ``f(wrt) -> (scores [n_scores], aux)``.
+
+    ``grads[i]`` is the list of gradients of ``scores[i]`` with respect to each
+    tensor of ``wrt`` (zeros where a score does not depend on one). Call it
+    inside a :class:`ModelFunction`'s function.
+    """
+    backend = name()
+    if not wrt:
+        scores, aux = f(wrt)
+        return scores, [[] for _ in range(n_scores)], aux
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(wrt)
+            scores, aux = f(wrt)
+            parts = [scores[i] for i in range(n_scores)]
+        grads = [
+            tape.gradient(p, wrt, unconnected_gradients=tf.UnconnectedGradients.ZERO) for p in parts
+        ]
+        del tape
+        return scores, grads, aux
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        scores, vjp, aux = jax.vjp(f, wrt, has_aux=True)
+        grads = [list(vjp(jnp.zeros_like(scores).at[i].set(1.0))[0]) for i in range(n_scores)]
+        return scores, grads, aux
+    import torch
+
+    wrt = [w.detach().requires_grad_(True) for w in wrt]
+    with torch.enable_grad():
+        scores, aux = f(wrt)
+        grads = []
+        for i in range(n_scores):
+            g = torch.autograd.grad(scores[i], wrt, retain_graph=i < n_scores - 1, allow_unused=True)
+            grads.append([torch.zeros_like(w) if gi is None else gi for gi, w in zip(g, wrt)])
+    detach = lambda t: t.detach() if hasattr(t, "detach") else t  # noqa: E731
+    return detach(scores), [[detach(g) for g in gs] for gs in grads], keras.tree.map_structure(detach, aux)
