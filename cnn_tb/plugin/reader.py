@@ -20,6 +20,7 @@ import json
 from tensorboard import errors
 
 from cnn_tb.contract import packs, records, tags
+from cnn_tb.plugin import structure
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.source import CachedSource
 
@@ -64,7 +65,7 @@ class FlowReader(CachedSource):
         hit = self._derived.get(("run", eid, run), key)
         if hit is None:
             found = self._decoded_records(ctx, eid, run, tags.RUN_TAG, lambda obj, step: records.parse_run_record(obj))
-            hit = found[-1] if found else False
+            hit = (found[-1][0], dict(found[-1][1], blocks=self._blocks(run, found[-1][1]))) if found else False
             self._derived.put(("run", eid, run), key, hit)
         if not hit:
             raise errors.NotFoundError(f"run {run!r} has no readable model description ({tags.RUN_TAG})")
@@ -72,6 +73,15 @@ class FlowReader(CachedSource):
         probes = self._blob_series(ctx, eid, run, tags.PROBES_TAG)
         images = len(probes[max(probes)].values) if probes else 0
         return dict(rec, run=run, run_step=step, probe_images=images)
+
+    @staticmethod
+    def _blocks(run, rec):
+        """The block structure of a run record (a flat list if it cannot be computed)."""
+        try:
+            return structure.block_structure(rec["layers"], rec["model_name"], rec["output_layer"])
+        except Exception as e:  # noqa: BLE001 - an odd record must still be shown
+            warn_once(("blocks", run), "cnn_tb: no block structure for run %r (%s: %s)", run, type(e).__name__, e)
+            return structure.flat_structure(len(rec["layers"]))
 
     def _epochs(self, ctx, eid, run):
         run_tags = self._require_run(ctx, eid, run, fresh=True)

@@ -153,6 +153,35 @@ def test_steps_change_the_data(trained, trained_client):
     assert not np.array_equal(value(a, "conv1/maps")[0], value(b, "conv1/maps")[0])
 
 
+def test_run_record_of_a_small_model_is_flat(trained, trained_client):
+    info = trained_client.get(url("run", run=trained["run"])).get_json()
+    blocks = info["blocks"]
+    assert blocks["flat"] is True and blocks["blocks"] == []
+    assert [info["layers"][i]["name"] for _, i in blocks["top"]] == [l["name"] for l in info["layers"]]
+
+
+def test_run_record_of_resnet50_has_blocks(zoo_runs):
+    root, runs = zoo_runs
+    client = make_client(root)
+    info = client.get(url("run", run=runs["ResNet50"]["run"])).get_json()
+    layers, blocks = info["layers"], info["blocks"]
+    assert blocks["flat"] is False
+    names = [layers[i]["name"] if kind == "layer" else blocks["blocks"][i]["name"] for kind, i in blocks["top"]]
+    assert names == ["input_layer", "stem", "conv2", "conv3", "conv4", "conv5", "avg_pool", "predictions"]
+    placed = []
+
+    def visit(kind, i):
+        if kind == "layer":
+            placed.append(i)
+        else:
+            for child in blocks["blocks"][i]["children"]:
+                visit(*child)
+
+    for child in blocks["top"]:
+        visit(*child)
+    assert sorted(placed) == list(range(len(layers))) == list(range(runs["ResNet50"]["layers"]))
+
+
 # ------------------------------------------------------------- bad requests
 
 
