@@ -2,7 +2,7 @@
 // current step; a cell opens that probe and layer in the flow view.
 
 import * as draw from "../draw.js";
-import { className, confText, el, shapeText, stepLabel } from "../dom.js";
+import { className, confText, el, probeName, shapeText, stepLabel } from "../dom.js";
 
 /**
  * Render every probe through every logged layer at the current step.
@@ -23,13 +23,13 @@ export async function renderCompare(app, token) {
   probes.forEach((p, row) => {
     const { pred, truth, conf, wrong } = app.prediction(p);
     const rowHead = el("th", { class: `row-head${wrong ? " wrong" : ""}` }, [
-      el("div", { text: `#${p}${wrong ? " ✗" : ""}` }),
+      el("div", { text: `${probeName(p)}${wrong ? " ✗" : ""}` }),
       truth !== null ? el("div", { class: "lbl-true", text: `true: ${className(app.info, truth)}` }) : null,
       pred !== null ? el("div", { class: `lbl-pred ${wrong ? "bad" : "good"}`, text: `pred: ${className(app.info, pred)}` }) : null,
     ]);
     const tr = el("tr", { data: { probe: p } }, [rowHead]);
     for (const layer of layers) {
-      const td = el("td", { data: { layer: layer.name }, title: `probe #${p} · ${layer.name}: click to open in the flow view` });
+      const td = el("td", { data: { layer: layer.name }, title: `${probeName(p)} · ${layer.name}: click to open in the flow view` });
       td.addEventListener("click", () => {
         app.probe = p;
         app.selected = layer.kind === "input" ? null : layer.name;
