@@ -379,20 +379,30 @@ class _Grouper:
         lv = self.m.levels_at(item.pos)
         return len(lv) >= unit.level and lv[unit.level - 1] == unit.label
 
-    def join_by_name(self, items):
-        """Loose layers join the graph unit before them when they carry its name."""
-        out, pending = [], []  # generic layers wait to see what follows them
+    def fold(self, items, join):
+        """Walk ``items`` joining each to the item before it when ``join(prev, item, pending)``
+        absorbs it; generic loose layers wait (``pending``) to see what follows them."""
+        out, pending = [], []
         for item in items:
             if item.is_layer and self.m.is_generic(item.pos):
                 pending.append(item)
                 continue
-            if out and self.joins(out[-1], item):
-                out[-1].children.extend(pending + [item])
-            else:
+            if not (out and join(out[-1], item, pending)):
                 out.extend(pending)
                 out.append(item)
             pending = []
         return out + pending
+
+    def join_by_name(self, items):
+        """Loose layers join the graph unit before them when they carry its name."""
+
+        def join(unit, item, pending):
+            if not self.joins(unit, item):
+                return False
+            unit.children.extend(pending + [item])
+            return True
+
+        return self.fold(items, join)
 
     def run_key(self, run):
         """The name key shared by a run of loose layers (generic ones ignored), or None."""
@@ -458,29 +468,23 @@ class _Grouper:
 
         Generic layers between the two join them.
         """
-        out, pending = [], []
-        for item in items:
-            if item.is_layer and self.m.is_generic(item.pos):
-                pending.append(item)
-                continue
-            prev = out[-1] if out else None
-            if (
-                prev is not None
-                and not prev.is_layer
+
+        def join(prev, item, pending):
+            same = (
+                not prev.is_layer
                 and not item.is_layer
                 and prev.kind == item.kind == "unit"
                 and prev.level
                 and prev.level == item.level
                 and prev.label == item.label
-            ):
+            )
+            if same:
                 prev.children.extend(pending + item.children)
                 prev.merge = item.merge or prev.merge
                 prev.via = prev.via if prev.via == item.via else "graph+names"
-            else:
-                out.extend(pending)
-                out.append(item)
-            pending = []
-        return out + pending
+            return same
+
+        return self.fold(items, join)
 
     # ------------------------------------------------------------ stages
 

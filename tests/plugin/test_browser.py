@@ -155,6 +155,26 @@ class Ui:
         return (b is not None and scroll == 0 and b["x"] >= 0 and b["y"] >= 0
                 and b["x"] + b["width"] <= VIEWPORT["width"] and b["y"] + b["height"] <= VIEWPORT["height"])
 
+    def click(self, selector):
+        """Click in the plugin frame and wait for the render it causes."""
+        before = self.render_count()
+        self.frame.click(selector)
+        self.wait_render(before)
+
+    def select(self, selector, value):
+        """Choose an option in the plugin frame and wait for the render it causes."""
+        before = self.render_count()
+        self.frame.select_option(selector, value)
+        self.wait_render(before)
+
+    def close_detail_after_tall_shot(self, name):
+        """Screenshot of a 1500 px tall page (the whole detail panel), then close the panel."""
+        self.page.set_viewport_size({"width": VIEWPORT["width"], "height": 1500})
+        self.frame.wait_for_timeout(200)
+        self.shot(name)
+        self.page.set_viewport_size(VIEWPORT)
+        self.click(".detail .close")
+
     def press(self, key):
         """A key on the plugin page (focus on its document, not on a control)."""
         self.frame.evaluate("() => document.activeElement && document.activeElement.blur()")
@@ -215,9 +235,7 @@ def test_output_bars_mark_predicted_and_true(ui):
     )
     assert found, "no misclassified probe in the run"
     idx, probe, pred, truth = found
-    before = ui.render_count()
-    ui.frame.click(f'.probe[data-probe="{probe}"]')
-    ui.wait_render(before)
+    ui.click(f'.probe[data-probe="{probe}"]')
     _set_step_index(ui, idx)
     rows = ui.frame.eval_on_selector_all(
         ".layer-col.output .prob-row",
@@ -257,41 +275,29 @@ def test_colormap_switch_changes_pixels(ui):
     before_px = ui.canvases('.layer-col[data-layer="conv1"] canvas')[0]
     assert not before_px["gray"]
     for cmap in ("magma", "gray"):
-        before = ui.render_count()
-        ui.frame.select_option(".cmap-select", cmap)
-        ui.wait_render(before)
+        ui.select(".cmap-select", cmap)
         now = ui.canvases('.layer-col[data-layer="conv1"] canvas')[0]
         assert now["hash"] != before_px["hash"], cmap
         before_px = now
     assert before_px["gray"]  # the gray colormap really is gray
-    before = ui.render_count()
-    ui.frame.select_option(".cmap-select", "viridis")
-    ui.wait_render(before)
+    ui.select(".cmap-select", "viridis")
 
 
 def test_normalisation_and_reduction_apply_client_side(ui):
     base = ui.canvases('.layer-col[data-layer="conv2"] canvas')[0]
-    before = ui.render_count()
-    ui.frame.select_option(".reduce-select", "max")
-    ui.wait_render(before)
+    ui.select(".reduce-select", "max")
     assert ui.canvases('.layer-col[data-layer="conv2"] canvas')[0]["hash"] != base["hash"]
-    before = ui.render_count()
-    ui.frame.select_option(".norm-select", "fixed")
-    ui.wait_render(before)
+    ui.select(".norm-select", "fixed")
     fixed = ui.canvases('.layer-col[data-layer="conv2"] canvas')[0]
     assert fixed["distinct"] > 1
     for sel, val in ((".reduce-select", "mean"), (".norm-select", "map")):
-        before = ui.render_count()
-        ui.frame.select_option(sel, val)
-        ui.wait_render(before)
+        ui.select(sel, val)
 
 
 def test_click_opens_detail_with_every_map(ui):
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv3"]')
-    ui.wait_render(before)
+    ui.click('.layer-col[data-layer="conv3"]')
     tiles = ui.canvases(".detail .map-tile canvas")
     assert len(tiles) == 12  # conv3 has 12 channels, all stored
     assert sum(1 for t in tiles if t["distinct"] > 1) >= 6
@@ -306,34 +312,22 @@ def test_click_opens_detail_with_every_map(ui):
     ui.frame.fill(".cols-range", "4")
     cols = ui.frame.eval_on_selector(".map-grid", "e => getComputedStyle(e).gridTemplateColumns.split(' ').length")
     assert cols == 4
-    ui.page.set_viewport_size({"width": 1600, "height": 1500})
-    ui.frame.wait_for_timeout(200)
-    ui.shot("detail_panel.png")
-    ui.page.set_viewport_size(VIEWPORT)
-    before = ui.render_count()
-    ui.frame.click(".detail .close")
-    ui.wait_render(before)
+    ui.close_detail_after_tall_shot("detail_panel.png")
     assert ui.frame.eval_on_selector(".detail", "e => e.hidden")
 
 
 def test_two_probes_side_by_side(ui):
-    before = ui.render_count()
-    ui.frame.select_option(".probe2-select", "1")
-    ui.wait_render(before)
+    ui.select(".probe2-select", "1")
     counts = ui.frame.eval_on_selector_all(".pipeline .layer-col", "els => els.map(e => e.querySelectorAll('.cell').length)")
     assert set(counts) == {2}
     conv1 = ui.canvases('.layer-col[data-layer="conv1"] canvas')
     assert len(conv1) == 2 and conv1[0]["hash"] != conv1[1]["hash"]
     ui.shot("side_by_side.png")
-    before = ui.render_count()
-    ui.frame.select_option(".probe2-select", "")
-    ui.wait_render(before)
+    ui.select(".probe2-select", "")
 
 
 def test_compare_mode_renders_probes_by_layers(ui):
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="compare"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="compare"]')
     n_probes = ui.app("app.probeCount()")
     layers = ui.app("app.displayedLayers().filter(l => l.kind === 'input' || l.logged).length")
     rows = ui.frame.eval_on_selector_all("table.compare tr[data-probe]", "els => els.map(e => e.querySelectorAll('td').length)")
@@ -343,25 +337,15 @@ def test_compare_mode_renders_probes_by_layers(ui):
     assert all(c["distinct"] > 1 for c in cells)
     shutil.copy(ui.shot("compare_mode.png"), os.path.join(DOCS, "compare_view.png"))
     # a cell opens that probe and layer in the flow view
-    before = ui.render_count()
-    ui.frame.click('table.compare tr[data-probe="2"] td[data-layer="conv2"]')
-    ui.wait_render(before)
+    ui.click('table.compare tr[data-probe="2"] td[data-layer="conv2"]')
     assert ui.app("[app.mode, app.probe, app.selected]") == ["flow", 2, "conv2"]
-    before = ui.render_count()
-    ui.frame.click(".detail .close")
-    ui.wait_render(before)
-    before = ui.render_count()
-    ui.frame.click('.probe[data-probe="0"]')
-    ui.wait_render(before)
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="compare"]')
-    ui.wait_render(before)
+    ui.click(".detail .close")
+    ui.click('.probe[data-probe="0"]')
+    ui.click('.mode-btn[data-mode="compare"]')
 
 
 def test_filters_view_animates_kernels(ui):
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="filters"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="filters"]')
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
     late = ui.canvases(".filters .kernel-grid")[0]
@@ -373,9 +357,7 @@ def test_filters_view_animates_kernels(ui):
     early = ui.canvases(".filters .kernel-grid")[0]
     assert early["hash"] != late["hash"]
     assert ui.frame.text_content(".big-number") == "–"  # no change before the first epoch
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="flow"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="flow"]')
 
 
 def test_play_steps_through_epochs_and_timings(ui):
@@ -396,22 +378,14 @@ def test_docs_screenshot(ui):
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
     wrong = ui.app("app.epochs.epochs[app.idx].predictions.findIndex(p => p.pred !== p.true)")
-    before = ui.render_count()
-    ui.frame.click(f'.probe[data-probe="{max(0, wrong)}"]')
-    ui.wait_render(before)
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv2"]')
-    ui.wait_render(before)
+    ui.click(f'.probe[data-probe="{max(0, wrong)}"]')
+    ui.click('.layer-col[data-layer="conv2"]')
     ui.shot("tiny_cnn_detail.png")
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv2"]')
-    ui.wait_render(before)
+    ui.click('.layer-col[data-layer="conv2"]')
 
 
 def _switch_run(ui, run):
-    before = ui.render_count()
-    ui.frame.select_option(".run-select", run)
-    ui.wait_render(before)
+    ui.select(".run-select", run)
 
 
 def test_hostile_class_names_from_training_show_as_text(ui, served):
@@ -432,25 +406,19 @@ def test_hostile_layer_names_show_as_text(ui, served):
     assert hostile in names
     options = ui.frame.eval_on_selector_all(".run-select option", "els => els.map(e => e.textContent)")
     assert served["synthetic"] in options
-    before = ui.render_count()
-    ui.frame.click(f'.layer-col[data-layer="{hostile}"]')
-    ui.wait_render(before)
+    ui.click(f'.layer-col[data-layer="{hostile}"]')
     assert ui.frame.text_content(".detail-head h3") == hostile
     # the last step of this run holds NaN/Inf: flagged, not a blank page
     assert ui.frame.eval_on_selector("#cnn-tb", "e => e.dataset.step") == "2"
     assert "NaN/Inf" in ui.frame.text_content(".banner.nonfinite")
     assert ui.frame.eval_on_selector_all(".layer-col .badge.nan", "els => els.length") > 0
     ui.shot("hostile_names.png")
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="compare"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="compare"]')
     headers = ui.frame.eval_on_selector_all("table.compare th.col-name", "els => els.map(e => e.textContent)")
     assert hostile in headers
     injected = ui.frame.evaluate("() => document.querySelectorAll('img[src=\"x\"], img[onerror]').length")
     assert injected == 0
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="flow"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="flow"]')
     assert ui.dialogs == []
     assert ui.errors == [], ui.errors
 
@@ -464,9 +432,7 @@ def test_many_layers_stay_readable(ui, served):
                                         "els => els.map(e => e.dataset.layer || e.dataset.name)")
     assert top == ["input", "conv_01 … relu_10", "gap", "dense", "predictions"]
     assert ui.on_first_screen('.layer-col[data-layer="predictions"]')
-    before = ui.render_count()
-    ui.frame.click('.block-col[data-name="conv_01 … relu_10"]')
-    ui.wait_render(before)
+    ui.click('.block-col[data-name="conv_01 … relu_10"]')
     cards = ui.frame.eval_on_selector_all(".block-panel .layer-col", "els => els.map(e => e.dataset.layer)")
     assert cards == [f"{kind}_{i:02d}" for i in range(1, 11) for kind in ("conv", "relu")]
     for c in ui.canvases(".block-panel .layer-col canvas"):
@@ -555,18 +521,14 @@ def test_seed_cnn_epoch_bar_does_not_move(ui, served):
 
 def test_seed_cnn_maps_menu_offers_what_is_stored(ui, served):
     _switch_run(ui, served["seed"])
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv2"]')
-    ui.wait_render(before)
+    ui.click('.layer-col[data-layer="conv2"]')
     options = ui.frame.eval_on_selector_all(".count-select option", "els => els.map(e => e.textContent)")
     assert options == ["8", "16", "all 32"]  # conv2 has 64 channels, 32 stored
     notes = ui.frame.text_content(".maps-section .controls")
     assert "the layer has 64" in notes and "max_channels=32" in notes
     assert len(ui.canvases(".detail .map-tile canvas")) == 32
     # conv1 is stored average-pooled (the byte budget): said in words
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv1"]')
-    ui.wait_render(before)
+    ui.click('.layer-col[data-layer="conv1"]')
     plan = ui.app("app.info.settings.plan.conv1")
     notes = ui.frame.text_content(".maps-section .controls")
     if plan["pool"] > 1:
@@ -574,13 +536,7 @@ def test_seed_cnn_maps_menu_offers_what_is_stored(ui, served):
     # the stats table has no dead fraction for a linear conv layer
     rows = ui.frame.eval_on_selector_all(".detail table.stats td:first-child", "els => els.map(e => e.textContent)")
     assert "dead fraction" not in rows and "mean" in rows
-    ui.page.set_viewport_size({"width": 1600, "height": 1500})
-    ui.frame.wait_for_timeout(200)
-    ui.shot("seed_cnn_detail.png")
-    ui.page.set_viewport_size(VIEWPORT)
-    before = ui.render_count()
-    ui.frame.click(".detail .close")
-    ui.wait_render(before)
+    ui.close_detail_after_tall_shot("seed_cnn_detail.png")
 
 
 def test_seed_cnn_depth_chart_and_histograms(ui, served):
@@ -600,9 +556,7 @@ def test_seed_cnn_depth_chart_and_histograms(ui, served):
              return hit; }""", colors)
     assert all(h > 20 for h in found), found
     for stat in ("mean", "dead_frac", "kernel_change", "nonfinite", "std"):
-        before = ui.render_count()
-        ui.frame.select_option(".depth-stat", stat)
-        ui.wait_render(before)
+        ui.select(".depth-stat", stat)
         assert ui.frame.eval_on_selector(".depth-chart", "e => e.dataset.stat") == stat
         assert ui.frame.eval_on_selector(".ov-stat", "e => e.value") == stat
     # the histogram picture of the layer before the output, one column per epoch
@@ -611,15 +565,11 @@ def test_seed_cnn_depth_chart_and_histograms(ui, served):
     (img,) = ui.canvases(".hist-image")
     assert img["distinct"] > 8
     # it follows the selection
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="act2"]')
-    ui.wait_render(before)
+    ui.click('.layer-col[data-layer="act2"]')
     ui.frame.wait_for_function("() => { const h = document.querySelector('.hist-image'); return h && h.dataset.layer === 'act2'; }")
     ui.frame.locator(".depth-panel").screenshot(path=os.path.join(ARTIFACTS, "depth_chart.png"))
     shutil.copy(os.path.join(ARTIFACTS, "depth_chart.png"), os.path.join(DOCS, "depth_chart.png"))
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="act2"]')
-    ui.wait_render(before)
+    ui.click('.layer-col[data-layer="act2"]')
 
 
 # ------------------------------------------------------- real-size models
@@ -656,16 +606,12 @@ def test_block_opens_on_click(ui, served, model, stage, unit):
     _switch_run(ui, served[model])
     s = _structure(ui)
     blocks = {b["name"]: b for b in s["blocks"]}
-    before = ui.render_count()
-    ui.frame.click(f'.block-col[data-name="{stage}"]')
-    ui.wait_render(before)
+    ui.click(f'.block-col[data-name="{stage}"]')
     kids = ui.frame.eval_on_selector_all(".block-panel.level-1 .block-col, .block-panel.level-1 .layer-col",
                                          "els => els.map(e => e.dataset.name || e.dataset.layer)")
     want = [s["blocks"][i]["name"] if kind == "block" else s["layers"][i] for kind, i in blocks[stage]["children"]]
     assert kids == want and unit in kids
-    before = ui.render_count()
-    ui.frame.click(f'.block-panel.level-1 .block-col[data-name="{unit}"]')
-    ui.wait_render(before)
+    ui.click(f'.block-panel.level-1 .block-col[data-name="{unit}"]')
     cards = ui.frame.eval_on_selector_all(".block-panel.level-2 .layer-col", "els => els.map(e => e.dataset.layer)")
     assert len(cards) == blocks[unit]["layers"] == len(blocks[unit]["children"])
     assert cards == [s["layers"][i] for _, i in blocks[unit]["children"]]
@@ -674,9 +620,7 @@ def test_block_opens_on_click(ui, served, model, stage, unit):
     assert ui.frame.text_content(".block-panel.level-2 .panel-title") == f"{stage} ▸ {unit}"
     ui.shot(f"open_block_{model}.png")
     # a second click closes it
-    before = ui.render_count()
-    ui.frame.click(f'.flow .block-col[data-name="{stage}"]')
-    ui.wait_render(before)
+    ui.click(f'.flow .block-col[data-name="{stage}"]')
     assert ui.frame.eval_on_selector_all(".block-panel", "els => els.length") == 0
 
 
@@ -732,12 +676,8 @@ def test_up_down_keys_move_between_layers(ui, served):
     start = order.index("conv2_block3_3_bn")
     ui.frame.click('.block-col[data-name="conv2"]')
     ui.frame.wait_for_function("() => document.querySelector('.block-panel') !== null")
-    before = ui.render_count()
-    ui.frame.click('.block-panel .block-col[data-name="conv2_block3"]')
-    ui.wait_render(before)
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv2_block3_3_bn"]')
-    ui.wait_render(before)
+    ui.click('.block-panel .block-col[data-name="conv2_block3"]')
+    ui.click('.layer-col[data-layer="conv2_block3_3_bn"]')
     step = ui.app("app.step()")
     for k in range(1, 4):  # down across the end of conv2 into conv3_block1
         ui.press("ArrowDown")
