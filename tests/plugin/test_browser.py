@@ -487,6 +487,22 @@ def test_seed_cnn_whole_network_on_the_first_screen(ui, served):
     ui.shot("flow_view.png", docs=True)
 
 
+def test_seed_cnn_rows_follow_the_window_width(ui, served):
+    _switch_run(ui, served["seed"])
+    assert len(ui.frame.query_selector_all(".flow > .pipeline")) == 1
+    before = ui.render_count()
+    ui.page.set_viewport_size({"width": 1000, "height": VIEWPORT["height"]})
+    ui.wait_render(before)
+    rows = ui.frame.eval_on_selector_all(".flow > .pipeline", "els => els.map(e => e.querySelectorAll('.layer-col').length)")
+    assert len(rows) >= 2 and sum(rows) == 15
+    right = ui.frame.eval_on_selector_all(".flow .layer-col", "els => Math.max(...els.map(e => e.getBoundingClientRect().right))")
+    assert right <= 1000
+    before = ui.render_count()
+    ui.page.set_viewport_size(VIEWPORT)
+    ui.wait_render(before)
+    assert len(ui.frame.query_selector_all(".flow > .pipeline")) == 1
+
+
 def test_seed_cnn_probe_labels_are_whole(ui, served):
     _switch_run(ui, served["seed"])
     names = ui.app("app.info.probes.class_names")
@@ -693,6 +709,28 @@ def test_up_down_keys_move_between_layers(ui, served):
     assert ui.app("app.step()") == step  # ↑/↓ do not change the epoch
     ui.press("ArrowLeft")  # ←/→ still step through epochs
     assert ui.app("app.step()") == -1 and ui.app("app.selected") == order[start + 1]
+
+
+def test_compare_shows_the_columns_of_the_flow(ui, served):
+    """A closed block is one column (its output); an open block is replaced by its children."""
+    _switch_run(ui, served["resnet50"])
+    top = _structure(ui)["top"]
+    ui.click('.mode-btn[data-mode="compare"]')
+    heads = ui.frame.eval_on_selector_all("table.compare th.col-name", "els => els.map(e => e.textContent)")
+    assert heads == [f"▸ {n}" if n.startswith(("stem", "conv")) else n for n in top]
+    n_probes = ui.app("app.probeCount()")
+    cells = ui.canvases("table.compare td canvas")
+    assert len(cells) == n_probes * (len(top) - 1)
+    assert all(c["drawn"] == c["w"] * c["h"] > 0 and (c["distinct"] > 1 or c["w"] * c["h"] == 1) for c in cells)
+    # a block cell opens that block in the flow view
+    ui.click('table.compare tr[data-probe="1"] td[data-name="conv3"]')
+    assert ui.app("[app.mode, app.probe, app.expanded.map(id => app.network.blocks[id].name)]") == ["flow", 1, ["conv3"]]
+    ui.click('.mode-btn[data-mode="compare"]')
+    heads = ui.frame.eval_on_selector_all("table.compare th.col-name", "els => els.map(e => e.textContent)")
+    assert heads[3:7] == [f"▸ conv3_block{i}" for i in range(1, 5)] and "▸ conv3" not in heads
+    ui.shot("compare_resnet50.png")
+    ui.click('.mode-btn[data-mode="flow"]')
+    ui.click('.probe[data-probe="0"]')
 
 
 @pytest.mark.parametrize("model", ["resnet50", "densenet121"])

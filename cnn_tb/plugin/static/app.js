@@ -66,6 +66,15 @@ export class FlowApp {
     this.host.append(this.root);
     buildToolbar(this);
     bindEpochKeys(this);
+    // the flow view lays its cards out for the width: lay them out again when it
+    // changes by more than a scrollbar
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        if (this.mode === "flow" && Math.abs(this.main.clientWidth - (this.flowWidth || 0)) >= 24) this.renderView();
+      }, 150);
+    });
     await loadRuns(this);
     this.pollTimer = setInterval(() => poll(this), POLL_MS);
   }

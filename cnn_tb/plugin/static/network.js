@@ -79,6 +79,23 @@ export class Network {
     return this.visibleItems(this.blocks[id].children, showAll);
   }
 
+  /**
+   * What the flow view shows, in order: the top-level items with each open
+   * block (`expanded`, top level first) replaced by its children.
+   * @returns {Array<Item & {level: number}>}
+   */
+  flowItems(expanded, showAll) {
+    const out = [];
+    const walk = (items, level) => {
+      for (const it of items) {
+        if (it.kind === "block" && expanded[level - 1] === it.id) walk(this.childItems(it.id, showAll), level + 1);
+        else out.push({ ...it, level });
+      }
+    };
+    walk(this.topItems(showAll), 1);
+    return out;
+  }
+
   /** Block ids from the top level down to the block holding layer `name` ([] for a top-level layer). */
   pathTo(name) {
     const i = this.byName.get(name);

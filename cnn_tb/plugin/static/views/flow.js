@@ -31,7 +31,8 @@ export async function renderFlow(app, token) {
   const [packs, images] = await app.probeData(probes, step);
   if (token !== app.token) return;
   const net = app.network;
-  const width = Math.max(320, app.main.clientWidth - 32);
+  app.flowWidth = app.main.clientWidth;
+  const width = Math.max(320, app.flowWidth - 32);
   const top = net.topItems(app.showAll);
   const ctx = { app, probes, packs, images };
   const flow = el("div", { class: "flow", data: { items: top.length } });
