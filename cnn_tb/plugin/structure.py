@@ -119,8 +119,9 @@ def _container_below(level_name, deeper_name):
 
 def stage_key(label, level):
     """The stage a unit named ``label`` (at name level ``level``) belongs to, or None."""
-    if level >= 2:
-        return label.rsplit("_", 1)[0] if "_" in label else None
+    if level >= 2:  # "conv3_block2" -> "conv3", "stage_0_block_1" -> "stage_0"
+        levels = name_levels(label)
+        return levels[level - 2] if len(levels) >= level else None
     m = _SPLIT_ALNUM.match(label.split("_")[-1]) if label else None
     if m:  # EfficientNet's "block2a" -> "block2"
         head = label[: len(label) - len(label.split("_")[-1])]

@@ -296,3 +296,11 @@ def test_generic_names(name, cls, generic):
 ])
 def test_name_levels(name, levels):
     assert structure.name_levels(name) == levels
+
+
+@pytest.mark.parametrize("label,level,stage", [
+    ("conv3_block2", 2, "conv3"), ("stage_0_block_1", 2, "stage_0"), ("block35_1", 2, "block35"),
+    ("block2a", 1, "block2"), ("block_5", 1, None), ("mixed7", 1, None),
+])
+def test_stage_keys(label, level, stage):
+    assert structure.stage_key(label, level) == stage
