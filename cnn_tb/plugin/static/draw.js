@@ -450,7 +450,7 @@ export function drawDepthChart(canvas, o) {
 /**
  * Histograms over epochs: x = epoch (one column per epoch), y = value, colour =
  * the share of values in that bin (log scale over four decades below the
- * largest share). Columns without a histogram are hatched grey.
+ * largest share). Columns without a histogram are light grey.
  * @param {HTMLCanvasElement} canvas
  * @param {{width: number, height: number, columns: Array<Array<[number, number, number]>|null>,
  *          lo: number, hi: number, bins: number, current: number, cmap: string, labels: Array<string>}} o
@@ -496,7 +496,7 @@ export function drawHistogramImage(canvas, o) {
     for (let c = 0; c < cols; c++) {
       const p = (row * cols + c) * 4;
       if (!o.columns[c]) {
-        img.data[p] = img.data[p + 1] = img.data[p + 2] = (k + c) % 4 ? 238 : 214;
+        img.data[p] = img.data[p + 1] = img.data[p + 2] = 240;
       } else {
         const d = max > 0 ? dens[k * cols + c] / max : 0;
         const t = d > 1e-4 ? Math.round(Math.max(1, ((Math.log10(d) + 4) / 4) * 255)) : 0;

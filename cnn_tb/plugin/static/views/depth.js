@@ -105,9 +105,10 @@ function depthChart(app) {
     el("span", { class: "legend-bar", title: "line colour: epoch" }),
     el("span", { class: "muted", text: `${stepLabel(app.epochs.steps[0])} → ${stepLabel(app.epochs.steps.at(-1))} · black: ${stepLabel(app.step())} · ${shown}${log ? " · log scale" : ""}` }),
   );
-  for (const e of which)
-    legend.append(el("span", { class: "legend-epoch", data: { epoch: app.epochs.steps[e] }, style: { background: e === app.idx ? "#212121" : epochColor(epochs.length > 1 ? e / (epochs.length - 1) : 1) }, title: stepLabel(app.epochs.steps[e]) }));
-  return el("section", { class: "depth-section" }, [
+  if (which.length <= 12)
+    for (const e of which)
+      legend.append(el("span", { class: "legend-epoch", data: { epoch: app.epochs.steps[e] }, style: { background: e === app.idx ? "#212121" : epochColor(epochs.length > 1 ? e / (epochs.length - 1) : 1) }, title: stepLabel(app.epochs.steps[e]) }));
+  return el("section", { class: "depth-section", style: { width: `${width}px` } }, [
     el("div", { class: "depth-head" }, [el("h4", { text: `${label} by depth` }), statSelect(app, "depth-stat"), readout]),
     canvas,
     legend,
