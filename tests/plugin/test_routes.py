@@ -192,7 +192,8 @@ def test_run_record_of_resnet50_has_blocks(zoo_runs):
     layers, blocks = info["layers"], info["blocks"]
     assert blocks["flat"] is False
     names = [layers[i]["name"] if kind == "layer" else blocks["blocks"][i]["name"] for kind, i in blocks["top"]]
-    assert names == ["input_layer", "stem", "conv2", "conv3", "conv4", "conv5", "avg_pool", "predictions"]
+    assert blocks["top"][0] == ["layer", 0] and layers[0]["kind"] == "input"
+    assert names[1:] == ["stem", "conv2", "conv3", "conv4", "conv5", "avg_pool", "predictions"]
     placed = []
 
     def visit(kind, i):
