@@ -120,7 +120,7 @@ def _route(handler):
 
 
 class CnnTbPlugin(base_plugin.TBPlugin):
-    """Serves the flow view: runs, model graph, epochs, probes, activations, kernels."""
+    """Serves the flow view: runs, model graph, epochs, probes, activations, kernels, histograms."""
 
     plugin_name = tags.PLUGIN_NAME
 
@@ -144,6 +144,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
             "/probe": self._serve_probe,
             "/activations": self._serve_activations,
             "/kernels": self._serve_kernels,
+            "/histograms": self._serve_histograms,
         }
 
     def is_active(self):
@@ -215,3 +216,10 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         ctx, eid = self._ids(request)
         data = self._reader.kernels_impl(ctx, eid, run, step, layer=layer)
         return http_util.Respond(request, data, "application/octet-stream")
+
+    @_route
+    def _serve_histograms(self, request, params):
+        run = params.string("run")
+        layer = params.string("layer")
+        ctx, eid = self._ids(request)
+        return http_util.Respond(request, self._reader.histograms_impl(ctx, eid, run, layer), "application/json")

@@ -17,9 +17,11 @@ refreshed in a background thread, so a warm request makes no provider call.
 import gzip
 import json
 
+import numpy as np
 from tensorboard import errors
 
 from cnn_tb.contract import packs, records, tags
+from cnn_tb.plugin import structure
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.source import CachedSource
 
@@ -64,7 +66,7 @@ class FlowReader(CachedSource):
         hit = self._derived.get(("run", eid, run), key)
         if hit is None:
             found = self._decoded_records(ctx, eid, run, tags.RUN_TAG, lambda obj, step: records.parse_run_record(obj))
-            hit = found[-1] if found else False
+            hit = (found[-1][0], dict(found[-1][1], blocks=self._blocks(run, found[-1][1]))) if found else False
             self._derived.put(("run", eid, run), key, hit)
         if not hit:
             raise errors.NotFoundError(f"run {run!r} has no readable model description ({tags.RUN_TAG})")
@@ -72,6 +74,15 @@ class FlowReader(CachedSource):
         probes = self._blob_series(ctx, eid, run, tags.PROBES_TAG)
         images = len(probes[max(probes)].values) if probes else 0
         return dict(rec, run=run, run_step=step, probe_images=images)
+
+    @staticmethod
+    def _blocks(run, rec):
+        """The block structure of a run record (a flat list if it cannot be computed)."""
+        try:
+            return structure.block_structure(rec["layers"], rec["model_name"], rec["output_layer"])
+        except Exception as e:  # noqa: BLE001 - an odd record must still be shown
+            warn_once(("blocks", run), "cnn_tb: no block structure for run %r (%s: %s)", run, type(e).__name__, e)
+            return structure.flat_structure(len(rec["layers"]))
 
     def _epochs(self, ctx, eid, run):
         run_tags = self._require_run(ctx, eid, run, fresh=True)
@@ -141,3 +152,55 @@ class FlowReader(CachedSource):
     def kernels_impl(self, ctx, eid, run, step, layer=None):
         """Raw kernel pack bytes at ``step`` (optionally one layer)."""
         return self._subset(ctx, eid, run, tags.KERNELS_TAG, step, 0, "kernel", layer, extra={"step": step})
+
+    def histograms_impl(self, ctx, eid, run, layer):
+        """The activation histograms of ``layer`` over the steps TensorBoard kept, as JSON bytes.
+
+        Returns:
+            UTF-8 JSON ``{"run", "layer", "tag", "steps", "histograms": [{"step",
+            "wall_time", "buckets": [[left, right, count], ...]}]}`` sorted by step.
+        """
+        self._require_run(ctx, eid, run)
+        if layer not in self._layer_names(ctx, eid, run):
+            raise errors.NotFoundError(f"unknown layer {layer!r} in run {run!r}")
+        tag = f"{tags.TAGS['activation_hist']}/{layer}"
+        series = self._histogram_listing(ctx, eid, run, tag)
+        if series is None:
+            raise errors.NotFoundError(
+                f"layer {layer!r} of run {run!r} has no activation histograms "
+                "(they are written for logged layers unless histograms=False)"
+            )
+        key = (eid, run, layer, series.max_step, series.max_wall_time)
+        hit = self._histograms.get(key)
+        if hit is None:
+            by_step = {}
+            for datum in self._histogram_data(ctx, eid, run, tag):
+                buckets = _buckets(datum.numpy)
+                if buckets is None:
+                    warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable histogram(s) %s of run %r", tag, run)
+                    continue
+                by_step[datum.step] = {"step": int(datum.step), "wall_time": _finite(datum.wall_time), "buckets": buckets}
+            steps = sorted(by_step)
+            obj = {"run": run, "layer": layer, "tag": tag, "steps": steps, "histograms": [by_step[s] for s in steps]}
+            hit = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+            self._histograms.put(key, hit, len(hit))
+        return hit
+
+
+def _buckets(array):
+    """``[[left, right, count], ...]`` of a histogram tensor ``[k, 3]`` (finite rows), or None."""
+    try:
+        a = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if a.ndim != 2 or a.shape[1] != 3 or not 0 < a.shape[0] <= 10_000:
+        return None
+    rows = a[np.isfinite(a).all(axis=1) & (a[:, 2] >= 0)]
+    if not len(rows):
+        return None
+    return [[records.opt_float(l), records.opt_float(r), records.opt_float(c)] for l, r, c in rows]
+
+
+def _finite(x):
+    x = float(x)
+    return x if np.isfinite(x) else None

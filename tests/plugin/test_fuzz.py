@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tests.support import fixture_writer
 
 P = "/data/plugin/cnn_tb"
-ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels"]
+ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels", "histograms"]
 PARAMS = ["run", "probe", "step", "layer", "kinds"]
 
 VALUES = st.one_of(
@@ -46,7 +46,7 @@ def test_random_queries_never_fail(synthetic_client, route, query):
 
 @SETTINGS
 @given(
-    route=st.sampled_from(["probe", "activations", "kernels"]),
+    route=st.sampled_from(["probe", "activations", "kernels", "histograms"]),
     run=st.sampled_from(["hostile/cnn_tb", "corrupt/cnn_tb", "interrupted/cnn_tb", "future_epoch/cnn_tb"]),
     probe=st.integers(min_value=-5, max_value=10**13),
     step=st.integers(min_value=-(10**13), max_value=10**13),
