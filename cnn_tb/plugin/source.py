@@ -143,14 +143,17 @@ class CachedSource:
     def _read_blob(self, ctx, ref):
         return self._dp.read_blob(ctx, blob_key=ref.blob_key)
 
-    def _decoded_records(self, ctx, eid, run, tag, parse):
-        """``[(step, record)]`` of a tensor tag; undecodable records skipped."""
+    def _decoded_records(self, ctx, eid, run, tag, parse, what="record"):
+        """``[(step, parse(record))]`` of a tensor tag; undecodable records skipped.
+
+        ``what`` names the parse: each is cached on its own.
+        """
         series = self._dp.read_tensors(
             ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
         ).get(run, {}).get(tag)
         out = {}
         for datum in series or ():
-            key = (eid, run, tag, datum.step, datum.wall_time)
+            key = (what, eid, run, tag, datum.step, datum.wall_time)
             rec = self._records.get(key)
             if rec is None:
                 try:

@@ -159,7 +159,7 @@ def test_histograms_are_the_logged_activations(trained, trained_client):
     r = trained_client.get(url("histograms", run=run, layer="conv1"))
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
     data = r.get_json()
-    assert data["steps"] == trained["steps"] and data["tag"] == "activation_histograms/conv1"
+    assert data["steps"] == trained["steps"] and data["tag"] == "cnn_tb/epoch"  # the epoch records: every step
     n_values = trained["n_probes"] * 16 * 16 * 8  # under the writer's 16,384-value sample
     for h in data["histograms"]:
         buckets = np.asarray(h["buckets"])
