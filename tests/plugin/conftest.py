@@ -1,8 +1,11 @@
 """Fixtures of the plugin tests: real event files, real data providers."""
 
+import logging
 import os
 
 import pytest
+
+from cnn_tb.plugin import log
 
 from tests.support import fixture_writer, real_runs
 from tests.support.plugin_client import make_client
@@ -42,3 +45,15 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_client(trained):
     return make_client(trained["log_dir"])
+
+
+@pytest.fixture
+def plugin_warnings(caplog, monkeypatch):
+    """``plugin_warnings()``: the warnings of the ``cnn_tb.plugin`` logger so far.
+
+    ``warn_once`` forgets what it warned about before the test, so every
+    warning the test provokes is logged (and counted) here.
+    """
+    monkeypatch.setattr(log, "_warned", set())
+    caplog.set_level(logging.WARNING, logger=log.logger.name)
+    return lambda: [r for r in caplog.records if r.name == log.logger.name and r.levelno == logging.WARNING]
