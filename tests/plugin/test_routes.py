@@ -12,15 +12,8 @@ import pytest
 from cnn_tb.contract import packs, tags
 from cnn_tb.plugin import log
 from cnn_tb.plugin import plugin as plugin_module
-from tests.support.plugin_client import make_client
-
 from tests.support import fixture_writer
-
-P = "/data/plugin/cnn_tb"
-
-
-def url(route, **params):
-    return f"{P}/{route}?{urllib.parse.urlencode(params)}"
+from tests.support.plugin_client import P, make_client, url
 
 
 def parse_pack(data):
@@ -168,6 +161,8 @@ BAD_REQUESTS = [
     ("probe", {"run": "RUN", "probe": "99"}, 404, "unknown probe 99"),
     ("probe", {"run": "RUN", "probe": "1e3"}, 400, "must be an integer"),
     ("probe", {"run": "RUN", "probe": "9" * 40}, 400, "must be an integer"),
+    ("probe", {"run": "RUN", "probe": "0\n"}, 400, "must be an integer"),  # "$" matches before a newline
+    ("probe", {"run": "RUN", "probe": " 0"}, 400, "must be an integer"),
     ("activations", {"run": "RUN", "probe": "0"}, 400, "missing query parameter 'step'"),
     ("activations", {"run": "RUN", "probe": "0", "step": "1.5"}, 400, "must be an integer"),
     ("activations", {"run": "RUN", "probe": "0", "step": "777"}, 404, "no cnn_tb/activations data for step 777"),
@@ -300,6 +295,16 @@ def test_future_version_records_are_skipped_with_one_warning(synthetic_logdir, c
     runs = [r["run"] for r in client.get(f"{P}/runs").get_json()]
     assert "future_content/cnn_tb" not in runs
     assert "hostile/cnn_tb" in runs
+
+
+def test_run_with_newer_plugin_metadata_is_not_served(synthetic_client):
+    """As /runs does not list it, no route reads it (its records would parse: only the
+    metadata says that the format is newer)."""
+    run = "future_content/cnn_tb"
+    for path in (url("run", run=run), url("epochs", run=run), url("probe", run=run, probe=0),
+                 url("activations", run=run, probe=0, step=0), url("kernels", run=run, step=0)):
+        r = synthetic_client.get(path)
+        assert (r.status_code, r.data) == (404, b"Not found: unknown run 'future_content/cnn_tb'"), path
 
 
 def test_foreign_data_under_our_tags_is_ignored(synthetic_client):
