@@ -27,7 +27,7 @@ def synthetic_logdir(tmp_path_factory):
         os.path.join(root, "future_content", "cnn_tb"), steps=(-1, 0), content_version=99)
     info["corrupt"] = fixture_writer.write_run(
         os.path.join(root, "corrupt", "cnn_tb"), steps=(-1, 0, 1), corrupt_activation_steps=(0,))
-    fixture_writer.write_foreign(os.path.join(root, "foreign", "cnn_tb"))
+    info["foreign"] = fixture_writer.write_foreign(os.path.join(root, "foreign", "cnn_tb"))
     return root, info
 
 

@@ -188,11 +188,16 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
         writer.flush()
     writer.close()
     return {"layers": layers, "class_names": class_names, "labels": labels, "steps": list(steps),
-            "n_probes": n_probes}
+            "n_probes": n_probes, "epoch_steps": [s for s in steps if s not in skip_epoch_for],
+            "corrupt_activation_steps": list(corrupt_activation_steps), "epoch_version": epoch_version,
+            "run_version": run_version, "content_version": content_version}
 
 
 def write_foreign(run_dir):
-    """Another plugin's data under cnn_tb's tag names, plus random bytes files."""
+    """Another plugin's data under cnn_tb's tag names, plus random bytes files.
+
+    Returns a description: ``{"plugin_name": "other", "tags": [...]}``.
+    """
     import tensorflow as tf
     from tensorboard.compat.proto import summary_pb2
 
@@ -206,6 +211,7 @@ def write_foreign(run_dir):
     writer.close()
     with open(os.path.join(run_dir, "events.out.tfevents.0.garbage"), "wb") as f:
         f.write(np.random.default_rng(1).bytes(3000))
+    return {"plugin_name": "other", "tags": [tags.RUN_TAG, tags.EPOCH_TAG]}
 
 
 def truncate_last_event_file(run_dir, drop_bytes=200):
