@@ -363,6 +363,9 @@ def test_play_steps_through_epochs_and_timings(ui):
 
 
 def test_docs_screenshot(ui):
+    """docs/flow_view.png: the last epoch, a misclassified probe, conv2's detail open."""
+    from PIL import Image
+
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
     wrong = ui.app("app.epochs.epochs[app.idx].predictions.findIndex(p => p.pred !== p.true)")
@@ -372,12 +375,35 @@ def test_docs_screenshot(ui):
     before = ui.render_count()
     ui.frame.click('.layer-col[data-layer="conv2"]')
     ui.wait_render(before)
+    # what the screenshot shows: the ready page at the last step, that probe, conv2's
+    # detail, and every layer card drawn (no blank canvas)
+    state = ui.frame.eval_on_selector("#cnn-tb", "e => [e.dataset.state, e.dataset.step, e.dataset.mode]")
+    assert state == ["ready", str(ui.app("app.epochs.steps[app.epochs.steps.length - 1]")), "flow"]
+    assert ui.app("app.probe") == max(0, wrong)
+    assert ui.frame.eval_on_selector(".detail", "e => [e.hidden, e.dataset.layer]") == [False, "conv2"]
+    info = ui.app("app.info")
+    cards = [l["name"] for l in info["layers"] if (l["kind"] == "input" or l["logged"]) and l["name"] != info["output_layer"]]
+    for name in cards:
+        (c,) = ui.canvases(f'.pipeline .layer-col[data-layer="{name}"] canvas')
+        assert c["w"] > 0 and c["drawn"] == c["w"] * c["h"] and c["distinct"] > 1, (name, c)
+    tiles = ui.canvases(".detail .map-tile canvas")
+    assert len(tiles) == 8 and sum(t["distinct"] > 1 for t in tiles) >= 4  # conv2's 8 channels
+    assert ui.errors == []
     os.makedirs(os.path.dirname(DOCS_SHOT), exist_ok=True)
+    if os.path.exists(DOCS_SHOT):
+        os.remove(DOCS_SHOT)
     ui.page.screenshot(path=DOCS_SHOT, clip={"x": 0, "y": 0, "width": 1400, "height": 950})
+    # the file: a PNG of the clip's size, full of colour (a blank or half-drawn page is not)
+    with Image.open(DOCS_SHOT) as img:
+        assert img.format == "PNG" and img.size == (1400, 950)
+        colours = img.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert len(colours) > 500, len(colours)
+    assert max(count for count, _ in colours) < 0.8 * 1400 * 950  # the background is not all there is
     shutil.copy(DOCS_SHOT, os.path.join(ARTIFACTS, "docs_flow_view.png"))
     before = ui.render_count()
     ui.frame.click('.layer-col[data-layer="conv2"]')
     ui.wait_render(before)
+    assert ui.frame.eval_on_selector(".detail", "e => e.hidden")
 
 
 def _switch_run(ui, run):
