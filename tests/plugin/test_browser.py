@@ -10,9 +10,7 @@ import shutil
 
 import pytest
 
-from tests.support import fixture_writer
-from tests.support import real_runs
-from tests.support import tb_server
+from tests.support import ci, fixture_writer, real_runs, tb_server
 
 REPO = tb_server.REPO
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts")
@@ -21,20 +19,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _chromium():
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        exe = None
-    if exe is None:
-        if IN_CI:
-            pytest.fail("Chromium / playwright missing under CI=true: browser tests must run in CI")
-        pytest.skip("Chromium or playwright not installed")
-    return exe
 
 
 # JS run inside the plugin frame: pixel summaries of canvases.
@@ -75,7 +59,8 @@ def served(trained, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = _chromium()
+    exe = ci.chromium()
+    ci.require(exe is not None, "Chromium or playwright (Python)")
     from playwright.sync_api import sync_playwright
 
     os.makedirs(ARTIFACTS, exist_ok=True)

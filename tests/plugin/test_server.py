@@ -7,16 +7,17 @@ import urllib.parse
 
 import pytest
 
-from tests.support import real_runs
-from tests.support import tb_server
-
-pytestmark = pytest.mark.skipif(
-    not tb_server.entry_point_installed() and os.environ.get("CI", "").lower() != "true",
-    reason="cnn_tb is not pip-installed (no tensorboard_plugins entry point); run `pip install .`",
-)
+from cnn_tb.plugin import plugin as plugin_module
+from tests.support import ci, real_runs, tb_server
 
 P = "/data/plugin/cnn_tb"
 LONG_EPOCHS = 30
+
+
+@pytest.fixture(autouse=True)
+def _installed():
+    """Every test here serves the pip-installed package (skipped without it, failed under CI=true)."""
+    ci.require(tb_server.entry_point_installed(), "the installed cnn_tb (`pip install .`, tensorboard_plugins entry point)")
 
 
 def q(**params):
@@ -110,8 +111,7 @@ def test_installed_package_serves_its_own_frontend(server_logdir):
     with tb_server.TensorBoard(root, load_fast="true", source_tree=False) as tb:
         listing = tb.wait_ready()
         assert "cnn_tb" in listing, tb.log()
-        static = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "plugin_frontend")
-        for name in sorted(os.listdir(static)):
+        for name in sorted(plugin_module.static_files()):  # what this source tree ships
             status, _, body = tb.get(f"{P}/static/{name}")
             assert status == 200 and body, name
         tb.wait_for(f"{P}/runs", lambda s, b: s == 200 and demo_run in b.decode())
