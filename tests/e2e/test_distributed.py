@@ -85,6 +85,11 @@ def test_multi_worker_only_the_chief_writes(tmp_path):
             p.kill()
     assert "WORKER 0 EPOCH 2 WRITTEN True" in outs[0]
     assert "WORKER 1 EPOCH 2 WRITTEN False" in outs[1] and "WORKER 1 DONE" in outs[1]
+    # no forward pass on the non-chief worker; the chief runs one per logged step
+    # (-1, 0, 1, 2). Both build the capture model at attach (that checks the model
+    # on every worker) but only the chief ever calls it.
+    assert "WORKER 0 CAPTURES BUILT 1 RUN 4" in outs[0], outs[0]
+    assert "WORKER 1 CAPTURES BUILT 1 RUN 0" in outs[1], outs[1]
     files = glob.glob(str(tmp_path / "**" / "*"), recursive=True)
     events = [f for f in files if os.path.isfile(f)]
     assert len(events) == 1 and f".{procs[0].pid}." in os.path.basename(events[0])

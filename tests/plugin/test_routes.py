@@ -2,7 +2,6 @@
 
 import io
 import json
-import logging
 import os
 import urllib.parse
 
@@ -10,7 +9,6 @@ import numpy as np
 import pytest
 
 from cnn_tb.contract import packs, tags
-from cnn_tb.plugin import log
 from cnn_tb.plugin import plugin as plugin_module
 from tests.support import fixture_writer
 from tests.support.plugin_client import P, make_client, url
@@ -277,15 +275,12 @@ def test_step_without_epoch_record_is_not_listed(synthetic_client):
     assert data["steps"] == [-1, 0]
 
 
-def test_future_version_records_are_skipped_with_one_warning(synthetic_logdir, caplog):
-
+def test_future_version_records_are_skipped_with_one_warning(synthetic_logdir, plugin_warnings):
     client = make_client(synthetic_logdir[0])
-    log._warned.clear()
-    with caplog.at_level(logging.WARNING, logger="cnn_tb.plugin"):
-        for _ in range(3):
-            data = client.get(url("epochs", run="future_epoch/cnn_tb")).get_json()
-            assert data["steps"] == []
-    newer = [r for r in caplog.records if "newer" in r.getMessage() and "future_epoch" in r.getMessage()]
+    for _ in range(3):
+        data = client.get(url("epochs", run="future_epoch/cnn_tb")).get_json()
+        assert data["steps"] == []
+    newer = [r for r in plugin_warnings() if "newer" in r.getMessage() and "future_epoch" in r.getMessage()]
     assert len(newer) == 1
     runs = [r["run"] for r in client.get(f"{P}/runs").get_json()]
     assert "future_content/cnn_tb" not in runs
@@ -309,16 +304,13 @@ def test_foreign_data_under_our_tags_is_ignored(synthetic_client):
     assert r.status_code == 404
 
 
-def test_corrupt_pack_is_404_with_one_warning(synthetic_logdir, caplog):
-
+def test_corrupt_pack_is_404_with_one_warning(synthetic_logdir, plugin_warnings):
     client = make_client(synthetic_logdir[0])
-    log._warned.clear()
-    with caplog.at_level(logging.WARNING, logger="cnn_tb.plugin"):
-        for probe in range(3):
-            r = client.get(url("activations", run="corrupt/cnn_tb", probe=probe, step=0))
-            assert r.status_code == 404
-            assert b"unreadable" in r.data
-    assert len([r for r in caplog.records if "corrupt" in r.getMessage()]) == 1
+    for probe in range(3):
+        r = client.get(url("activations", run="corrupt/cnn_tb", probe=probe, step=0))
+        assert r.status_code == 404
+        assert b"unreadable" in r.data
+    assert len([r for r in plugin_warnings() if "corrupt" in r.getMessage()]) == 1
     ok = client.get(url("activations", run="corrupt/cnn_tb", probe=0, step=1))
     assert ok.status_code == 200
 

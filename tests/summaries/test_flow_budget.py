@@ -28,10 +28,10 @@ def _pack_nbytes(infos, plan, gradcam=()):
     "infos",
     [
         [_info("big", (512, 512, 64)), _info("big2", (256, 256, 128)), _info("fc", (4096,), VECTOR)],
-        [_info(f"l{i}", (32, 32, 16)) for i in range(500)],
+        [_info(f"l{i}", (32, 32, 16)) for i in range(1000)],
         [_info("tiny", (4, 4, 8))],
     ],
-    ids=["512x512 input", "500 layers", "tiny"],
+    ids=["512x512 input", "1000 layers", "tiny"],  # README: "up to about 1,000 layers"
 )
 def test_pack_stays_within_budget(infos):
     budget = flow_budget.DEFAULT_BUDGET_BYTES
@@ -55,3 +55,33 @@ def test_impossible_budget_is_a_clear_error():
     infos = [_info(f"l{i}", (32, 32, 16)) for i in range(100)]
     with pytest.raises(flow_budget.BudgetError, match=r"100 logged layers need at least \d+ bytes .*budget_bytes=1000"):
         flow_budget.plan_budget(infos, 1000)
+
+
+@pytest.mark.parametrize(
+    "kind,shape,gradcam,per_layer,n",
+    [
+        # the default budget: channel-mean, -max and 2 Grad-CAM maps at 4x4 = 64 bytes, 1024 layers
+        (MAP, (4, 4, 1), True, 4 * 16, flow_budget.DEFAULT_BUDGET_BYTES // 64),
+        (MAP, (4, 4, 1), False, 2 * 16, 128),  # without Grad-CAM
+        (MAP, (5, 7, 3), True, 4 * 3 * 4, 85),  # odd sizes: pooled by 2 to 3x4 pixels at the smallest
+        (VECTOR, (100,), False, 16, 256),  # vectors keep at least 16 units
+    ],
+    ids=["1024 layers with Grad-CAM", "maps", "odd-sized maps", "vectors"],
+)
+def test_the_stated_layer_limit_holds_exactly(kind, shape, gradcam, per_layer, n):
+    """The module's promise: any number of layers fits while layers x their smallest
+    storage (summary maps at about 4x4, 16 units) fits the budget; one more raises."""
+    budget = n * per_layer
+    infos = [_info(f"l{i}", shape, kind) for i in range(n + 1)]
+    cams = [i.name for i in infos] if gradcam else []
+    plan = flow_budget.plan_budget(infos[:n], budget, gradcam_layers=cams)
+    nbytes, pack = _pack_nbytes(infos[:n], plan, cams)
+    assert nbytes == budget
+    if kind == MAP:
+        assert all(p["channels"] == 0 for p in plan.values())  # only the summary maps are left
+        assert len(pack) == n * (4 if gradcam else 2)
+    else:
+        assert all(p == {"units": 16} for p in plan.values())
+    message = rf"^{n + 1} logged layers need at least {budget + per_layer} bytes per probe, .*budget_bytes={budget}\."
+    with pytest.raises(flow_budget.BudgetError, match=message):
+        flow_budget.plan_budget(infos, budget, gradcam_layers=cams)
