@@ -43,3 +43,27 @@ def test_histogram_sample_is_evenly_strided_and_finite():
     assert sample.size <= activation_stats.HISTOGRAM_VALUES
     small = np.array([1.0, np.inf, 3.0], np.float32)
     np.testing.assert_array_equal(activation_stats.histogram_sample(small), [1.0, 3.0])
+
+
+def test_statistics_are_of_the_float32_values_accumulated_in_float64():
+    rng = np.random.default_rng(1)
+    a = (1e4 + rng.random((4, 64, 64, 16))).astype(np.float32)  # float32 sums of these lose digits
+    s = activation_stats.layer_stats(a)
+    wide = a.astype(np.float64)
+    assert s["mean"] == float(wide.mean()) and s["std"] == float(wide.std())
+    x = np.array([[0.1, -0.3]])  # float64 input: measured after the cast to float32
+    s = activation_stats.layer_stats(x)
+    assert (s["min"], s["max"]) == (float(np.float32(-0.3)), float(np.float32(0.1)))
+
+
+@pytest.mark.parametrize("values,dead", [([1.0, -1.0, -2.0], 0.0), ([1.0, -1.0, -2.0, -3.0], 0.0), ([-1.0, 0.0], 1.0)])
+def test_one_value_per_probe_is_one_channel(values, dead):
+    s = activation_stats.layer_stats(np.array(values, np.float32))  # [N]: a layer with one output
+    assert s["dead_frac"] == dead
+
+
+def test_histogram_sample_keeps_exactly_histogram_values_whole():
+    a = np.arange(activation_stats.HISTOGRAM_VALUES, dtype=np.float32)
+    np.testing.assert_array_equal(activation_stats.histogram_sample(a), a)
+    b = np.arange(activation_stats.HISTOGRAM_VALUES + 1, dtype=np.float32)
+    np.testing.assert_array_equal(activation_stats.histogram_sample(b), b[::2])

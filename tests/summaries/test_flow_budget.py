@@ -85,3 +85,32 @@ def test_the_stated_layer_limit_holds_exactly(kind, shape, gradcam, per_layer, n
     message = rf"^{n + 1} logged layers need at least {budget + per_layer} bytes per probe, .*budget_bytes={budget}\."
     with pytest.raises(flow_budget.BudgetError, match=message):
         flow_budget.plan_budget(infos, budget, gradcam_layers=cams)
+
+
+def test_defaults_keep_32_channels_and_1024_units():
+    plan = flow_budget.plan_budget([_info("c", (4, 4, 40)), _info("v", (2000,), VECTOR)], budget_bytes=1 << 30)
+    assert plan == {"c": {"channels": 32, "pool": 1, "summary_pool": 1}, "v": {"units": 1024}}
+
+
+@pytest.mark.parametrize("side,pool", [(64, 1), (65, 2), (128, 2), (129, 4), (300, 8), (3, 1)])
+def test_summary_maps_are_pooled_to_at_most_64_pixels_a_side(side, pool):
+    plan = flow_budget.plan_budget([_info("c", (side, 5, 1))], budget_bytes=1 << 30)
+    assert plan["c"]["summary_pool"] == pool
+
+
+def test_vectors_halve_down_to_16_units():
+    infos = [_info("v", (1000,), VECTOR), _info("w", (20,), VECTOR)]
+    assert flow_budget.plan_budget(infos, budget_bytes=1020) == {"v": {"units": 1000}, "w": {"units": 20}}
+    assert flow_budget.plan_budget(infos, budget_bytes=1019) == {"v": {"units": 500}, "w": {"units": 20}}
+    assert flow_budget.plan_budget(infos, budget_bytes=36) == {"v": {"units": 16}, "w": {"units": 20}}
+    assert flow_budget.plan_budget(infos, budget_bytes=35) == {"v": {"units": 16}, "w": {"units": 16}}
+
+
+def test_avg_pool_pools_two_axes_from_first_axis_with_edge_padding():
+    x = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
+    out = flow_budget.avg_pool(x, 2, first_axis=1)
+    assert out.shape == (2, 2, 3)
+    padded = np.pad(x, [(0, 0), (0, 1), (0, 1)], mode="edge")
+    np.testing.assert_allclose(out, padded.reshape(2, 2, 2, 3, 2).mean(axis=(2, 4)))
+    np.testing.assert_array_equal(flow_budget.avg_pool(x[0], 2), out[0])  # first_axis=0 by default
+    assert flow_budget.avg_pool(x, 1) is x
