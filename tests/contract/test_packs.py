@@ -474,7 +474,12 @@ def test_quantize_rows_whole_rows_by_default_with_float32_bounds_and_int_counts(
 
 
 def test_quantize_rows_quantizes_float64_input_as_float32():
-    x = np.random.default_rng(4).random((4, 50_000))  # float64, some of it next to a rounding boundary
+    # float64 values just below each rounding boundary (m - 0.5) / 255: rounded to float32
+    # some of them reach the boundary, so quantizing without the cast gives other codes
+    edges = (np.arange(1, 256) - 0.5) / 255
+    x = np.concatenate([[0.0, 1.0], edges - 1e-12, edges + 1e-12]).reshape(1, -1)
+    x = np.concatenate([x, np.random.default_rng(4).random((3, x.shape[1]))])
+    assert np.any(x.astype(np.float32).astype(np.float64)[0, 2:257] >= edges)  # the test can tell them apart
     for per_channel in (False, True):
         got, want = packs.quantize_rows(x, per_channel), packs.quantize_rows(x.astype(np.float32), per_channel)
         for a, b in zip(got, want):
@@ -499,6 +504,20 @@ def test_quantize_symmetric_of_no_finite_value():
     assert q.dtype == np.uint8 and q.tolist() == [128, 128] and a == 0.0 and bad == 2
     q, a, bad = packs.quantize_symmetric(np.array([-3.0, 1.5], np.float32))
     assert q.dtype == np.uint8 and q.tolist() == [0, 191] and a == 3.0 and bad == 0
+
+
+def test_dequantize_computes_in_float64_whatever_the_bounds_dtype():
+    q = np.arange(256, dtype=np.uint8)
+    lo, hi = np.float32(0.1), np.float32(123.456)
+    want = (np.float64(lo) + q / 255.0 * (np.float64(hi) - np.float64(lo))).astype(np.float32)
+    np.testing.assert_array_equal(packs.dequantize(q, lo, hi), want)
+    np.testing.assert_array_equal(packs.dequantize(q, np.array([lo]), np.array([hi])), want)
+
+
+def test_parse_names_the_blob_in_its_messages():
+    with pytest.raises(FormatError) as info:
+        packs.parse(zlib.compress(make_raw([entry(lo="a")], bytes(6))), what="cnn_tb/activations step 3 blob 1")
+    assert str(info.value).startswith("cnn_tb/activations step 3 blob 1: bad or truncated pack entry ")
 
 
 def test_dequantized_values_are_float32():

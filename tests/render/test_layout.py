@@ -251,6 +251,7 @@ def test_fit_shape_crops_and_pads_with_edge_values():
     np.testing.assert_array_equal(layout._fit_shape(arr, (1, 2)), [[0.0, 1.0]])
     np.testing.assert_array_equal(layout._fit_shape(arr, (3, 2)), [[0.0, 1.0], [3.0, 4.0], [3.0, 4.0]])
     np.testing.assert_array_equal(layout._fit_shape(arr, (2, 5)), [[0, 1, 2, 2, 2], [3, 4, 5, 5, 5]])
+    np.testing.assert_array_equal(layout._fit_shape(arr, (2, 4)), [[0, 1, 2, 2], [3, 4, 5, 5]])
     np.testing.assert_array_equal(layout._fit_shape(arr, (3, 4)), [[0, 1, 2, 2], [3, 4, 5, 5], [3, 4, 5, 5]])
 
 

@@ -67,3 +67,36 @@ def test_histogram_sample_keeps_exactly_histogram_values_whole():
     np.testing.assert_array_equal(activation_stats.histogram_sample(a), a)
     b = np.arange(activation_stats.HISTOGRAM_VALUES + 1, dtype=np.float32)
     np.testing.assert_array_equal(activation_stats.histogram_sample(b), b[::2])
+
+
+@pytest.mark.parametrize("histograms", [True, False])
+def test_values_are_the_finite_statistics_the_nonfinite_count_and_a_histogram_per_layer(histograms):
+    import types
+
+    from tensorboard.util import tensor_util
+
+    from cnn_tb.contract.tags import TAGS
+    from cnn_tb.summaries.base import Settings, Step
+
+    rng = np.random.default_rng(2)
+    acts = {
+        "conv": rng.normal(size=(2, 4, 4, 3)).astype(np.float32),
+        "dense": np.array([[np.nan, 1.0], [np.inf, -2.0]], np.float32),
+        "dead": np.full((2, 3), np.nan, np.float32),  # nothing finite: no statistic, no histogram
+    }
+    step = Step(0, {}, types.SimpleNamespace(activations=acts), {}, {})
+    values = activation_stats.ActivationStats(Settings(histograms=histograms)).values(step)
+    scalars = {v.tag: float(tensor_util.make_ndarray(v.tensor)) for v in values
+               if v.metadata.plugin_data.plugin_name == "scalars"}
+    expected = {f"{TAGS['activation_stats']}/{name}/{stat}": np.float32(step.stats[name][stat])
+                for name in ("conv", "dense") for stat in STAT_NAMES}
+    expected[f"{TAGS['activation_stats']}/dense/nonfinite"] = 2.0
+    expected[f"{TAGS['activation_stats']}/dead/nonfinite"] = 6.0
+    assert scalars == pytest.approx(expected)
+    hists = {v.tag: tensor_util.make_ndarray(v.tensor) for v in values
+             if v.metadata.plugin_data.plugin_name == "histograms"}
+    assert sorted(hists) == ([f"{TAGS['activation_hist']}/conv", f"{TAGS['activation_hist']}/dense"] if histograms else [])
+    if histograms:
+        counts = {tag: h[:, 2].sum() for tag, h in hists.items()}  # [left, right, count] buckets
+        assert counts == {f"{TAGS['activation_hist']}/conv": 2 * 4 * 4 * 3, f"{TAGS['activation_hist']}/dense": 2}
+    assert len(values) == len(scalars) + len(hists)
