@@ -31,16 +31,26 @@ def test_mirrored_strategy_logs_once_and_matches_single_device(tmp_path):
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
     assert len(glob.glob(str(mirrored / tags.RUN_NAME / "events*"))) == 1
     a, b = LogDir(str(mirrored)), LogDir(str(single))
-    assert sorted(a.epochs()) == [-1, 0, 1]
+    assert sorted(a.epochs()) == [-1, 0, 1] and sorted(b.epochs()) == [1]
     ea, eb = a.epochs()[1], b.epochs()[1]
+    # the same layers, probes and arrays on both sides first: zip() would hide a missing one
+    layers = ["c1", "bn", "act", "c2", "out"]
+    assert sorted(ea["layers"]) == sorted(eb["layers"]) == sorted(layers)
+    assert len(ea["predictions"]) == len(eb["predictions"]) == 3
+    packs_a, packs_b = a.packs(1), b.packs(1)
+    assert len(packs_a) == len(packs_b) == 3
     for layer, stats in ea["layers"].items():
+        assert sorted(stats) == sorted(eb["layers"][layer]), layer
         for key in ("mean", "std", "min", "max"):
             np.testing.assert_allclose(stats[key], eb["layers"][layer][key], rtol=1e-4, atol=1e-5)
     for pa, pb in zip(ea["predictions"], eb["predictions"]):
+        assert (pa["true"], len(pa["probs"])) == (pb["true"], 4)
         np.testing.assert_allclose(pa["probs"], pb["probs"], atol=1e-5)
-    for pack_a, pack_b in zip(a.packs(1), b.packs(1)):
-        assert pack_a.keys() == pack_b.keys()
+    for pack_a, pack_b in zip(packs_a, packs_b):
+        assert sorted(pack_a) == sorted(pack_b)
+        assert {n.rpartition("/")[0] for n in pack_a} == set(layers)
         for name in pack_a:
+            assert pack_a[name][0].shape == pack_b[name][0].shape, name
             diff = np.abs(pack_a[name][0].astype(int) - pack_b[name][0].astype(int))
             assert diff.max() <= 1, name
 
@@ -75,6 +85,11 @@ def test_multi_worker_only_the_chief_writes(tmp_path):
             p.kill()
     assert "WORKER 0 EPOCH 2 WRITTEN True" in outs[0]
     assert "WORKER 1 EPOCH 2 WRITTEN False" in outs[1] and "WORKER 1 DONE" in outs[1]
+    # no forward pass on the non-chief worker; the chief runs one per logged step
+    # (-1, 0, 1, 2). Both build the capture model at attach (that checks the model
+    # on every worker) but only the chief ever calls it.
+    assert "WORKER 0 CAPTURES BUILT 1 RUN 4" in outs[0], outs[0]
+    assert "WORKER 1 CAPTURES BUILT 1 RUN 0" in outs[1], outs[1]
     files = [f for f in glob.glob(str(tmp_path / "**" / "*"), recursive=True) if os.path.isfile(f)]
     events = [f for f in files if "tfevents" in os.path.basename(f)]
     assert len(events) == 1 and f".{procs[0].pid}." in os.path.basename(events[0])
