@@ -26,6 +26,7 @@ _LAZY = {
     "LayerLogger": "cnn_tb.layer_logger",
     "log_layers": "cnn_tb.layer_logger",
     "feature_visualization": "cnn_tb.feature_viz",
+    "FeatureVizOptions": "cnn_tb.summaries.feature_viz",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

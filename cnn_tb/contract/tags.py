@@ -39,6 +39,13 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
   ``cnn_tb/activations`` is the pack of probe ``i``, the one blob of
   ``cnn_tb/kernels`` the kernel pack.
 
+* ``cnn_tb/feature_viz`` (tensor, string scalar, only at the steps where the
+  feature visualizations were computed, before the epoch record): the feature
+  visualization record (:mod:`~cnn_tb.contract.records`): for each visualized
+  layer its channels, the objective each reached, and where in a pack file
+  (``<run>/packs/<session>/<step>.fviz``) the PNG strip of its images is: one
+  tile per channel, left to right, each the size of the model's input.
+
 Pack files
 ----------
 ``<run>/packs/<session>/<step>.packs`` (``<session>`` is unique to the writing
@@ -64,7 +71,9 @@ EPOCH_TAG = "cnn_tb/epoch"
 ACTIVATIONS_TAG = "cnn_tb/activations"
 KERNELS_TAG = "cnn_tb/kernels"
 PACKS_TAG = "cnn_tb/packs"
+FEATURE_VIZ_TAG = "cnn_tb/feature_viz"
 PACK_DIR = "packs"  # pack files live under <run>/packs/
+FEATURE_VIZ_SUFFIX = ".fviz"  # <run>/packs/<session>/<step>.fviz: the feature visualization strips
 
 # kind recorded in plugin_data.content for each plugin tag
 TAG_KINDS = {
@@ -74,6 +83,7 @@ TAG_KINDS = {
     ACTIVATIONS_TAG: "activations",
     KERNELS_TAG: "kernels",
     PACKS_TAG: "packs",
+    FEATURE_VIZ_TAG: "feature_viz",
 }
 BLOB_TAGS = frozenset({PROBES_TAG, ACTIVATIONS_TAG, KERNELS_TAG})
 
@@ -89,6 +99,7 @@ TAGS = {
     "kernel_change": "kernel_change",  # Scalars: relative L2 change
     "probe_accuracy": "predictions/probe_accuracy",  # Scalar
     "predictions": "predictions/table",  # Text: markdown table
+    "feature_viz": "feature_viz",  # Images: one tile per channel, what excites it
 }
 
 # Statistics of a layer over all probes (Scalars and the epoch record).
