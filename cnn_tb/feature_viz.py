@@ -22,8 +22,9 @@ made readable by three choices:
   maps the result into [0, 1].
 * **Transformation robustness.** Every step sees each image randomly shifted
   (up to ``JITTER`` of its size), scaled (``SCALES``) and rotated
-  (``ANGLES_DEGREES``) by one bilinear affine warp, so only patterns that
-  excite the channel wherever they sit survive.
+  (``ANGLES_DEGREES``) by one affine warp (nearest pixel, mirrored at the
+  borders), so only patterns that excite the channel wherever they sit
+  survive.
 
 The random draws (the starting point and the transformation of every step)
 are made with numpy from ``seed`` and fed in, so a seed gives the same images
@@ -403,17 +404,31 @@ def _pixel_grid(h, w):
 
 def _warp(img, warp, grid):
     """Affine warp of ``img`` [n, H, W, C]: output pixel ``p`` of image ``i`` takes the
-    pixel nearest to ``warp[i] @ (p, 1)``, positions clamped to the image (edge
-    pixels repeat). One gather: bilinear weights take four, which cost several
-    times more on a CPU, with no visible change in the result."""
+    pixel nearest to ``warp[i] @ (p, 1)``; positions outside the image are
+    mirrored back into it (so the border pixels are not sampled more often
+    than the others, which would paint a frame). One gather: bilinear weights
+    take four, which cost several times more on a CPU, with no visible change
+    in the result."""
     from keras import ops
 
     n, h, w, c = img.shape
     src = ops.round(ops.matmul(warp, grid))  # [n, 2, H*W]
-    y = ops.cast(ops.clip(src[:, 0], 0.0, h - 1.0), "int32")
-    x = ops.cast(ops.clip(src[:, 1], 0.0, w - 1.0), "int32")
+    y = ops.cast(_mirror(src[:, 0], h), "int32")
+    x = ops.cast(_mirror(src[:, 1], w), "int32")
     index = ops.reshape(ops.add(y * w + x, np.arange(n, dtype=np.int32)[:, None] * (h * w)), (-1,))
     return ops.reshape(ops.take(ops.reshape(img, (n * h * w, c)), index, axis=0), (n, h, w, c))
+
+
+def _mirror(t, size):
+    """Positions ``t`` (floats holding integers) mirrored into ``0..size-1`` (``-1 -> 1``, ``size -> size-2``)."""
+    from keras import ops
+
+    if size < 2:
+        return ops.zeros_like(t)
+    last = float(size - 1)
+    period = 2.0 * last
+    t = t - period * ops.floor(t / period)  # into [0, period)
+    return last - ops.abs(t - last)
 
 
 # ------------------------------------------------------------------ checks
