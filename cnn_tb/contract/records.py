@@ -54,7 +54,7 @@ the visualizations were computed, before the epoch record::
                  "span": [offset, length],                   # the PNG strip in the file
                  "objective": [float]}],                     # each channel's mean activation on its image
      "cost": {"share": float,          # feature-viz time / measured training time so far
-              "spent_seconds": float, "train_seconds": float, "max_share": float}}
+              "spent_seconds": float, "train_seconds": float, "max_share": float | null}}  # null: no limit
 
 Non-finite floats are written as ``null``.
 """

@@ -64,7 +64,8 @@ class FeatureVizOptions:
         seed: the seed of every visualization (the same at every step, so the
             images are comparable over time). Default 0.
         max_share: most time spent on feature visualization, as a share of
-            the measured training time. Default 0.05.
+            the measured training time; ``None``: no limit (every due step
+            runs, the cost is still measured and recorded). Default 0.05.
 
     Raises:
         ValueError / TypeError: naming the field and what was received.
@@ -86,7 +87,8 @@ class FeatureVizOptions:
         _validate.positive_int("channels", self.channels)
         _validate.positive_int("steps", self.steps)
         _validate.integer("seed", self.seed, minimum=0)
-        _validate.number("max_share", self.max_share, 0.0, 1.0)
+        if self.max_share is not None:
+            _validate.number("max_share", self.max_share, 0.0, 1.0)
         if self.layers is not None:
             items = [self.layers] if isinstance(self.layers, str) else self.layers
             if not isinstance(items, (list, tuple)) or not items or not all(isinstance(n, str) for n in items):
@@ -159,6 +161,8 @@ class Schedule:
         """
         if not self.due(step, final):
             return False, "not due"
+        if self.max_share is None:
+            return True, "due (no budget)"
         allowed = self.max_share * self.train_seconds
         if self.train_seconds <= 0:
             return self._skip(step, "no training time measured yet")

@@ -50,6 +50,12 @@ def test_first_run_without_an_estimate_then_the_budget_decides():
     assert 1 in s.skipped and 7 not in s.skipped
 
 
+def test_no_budget_runs_every_due_step():
+    s = kind.Schedule(every_n_epochs=2, max_share=None)
+    assert [s.decide(e, final=e == 4)[0] for e in range(5)] == [False, True, False, True, True]
+    assert kind.FeatureVizOptions(max_share=None).max_share is None
+
+
 def test_prior_estimate_keeps_the_first_run_within_budget():
     s = kind.Schedule(every_n_epochs=1, at_end=False, max_share=0.05)
     s.trained(10.0, 1)
