@@ -17,7 +17,8 @@ images of two steps differ only because the network changed. It writes:
 Cost control (:class:`Schedule`): the time spent on feature visualization is
 kept at most ``max_share`` (5%) of the measured training time. A scheduled
 step is skipped when running it would take the total over that share of the
-training time so far (estimated by the last run's time), or, when the last
+training time so far (estimated by the last run's time, or before the
+first run and after one that compiled, by :meth:`FeatureViz.prior`), or, when the last
 step is known, when it would leave too little for the final one. Before the first
 run its cost is estimated from the measured time of a training step
 (:meth:`FeatureViz.prior`); from then on by the last run's time. Without
@@ -136,6 +137,7 @@ class Schedule:
         self.train_epochs = 0  # the epochs it covers
         self.spent_seconds = 0.0
         self.estimate = None  # seconds of one run (the last run's)
+        self.estimate_compiled = False  # the last run included compiling the functions
         self.runs = []  # steps visualized
         self.skipped = []  # due steps skipped for the budget
 
@@ -145,9 +147,11 @@ class Schedule:
             self.train_seconds += float(seconds)
             self.train_epochs += int(epochs)
 
-    def spent(self, step, seconds):
+    def spent(self, step, seconds, compiled=False):
+        """Add a run at ``step`` that took ``seconds`` (``compiled``: including compilation)."""
         self.spent_seconds += float(seconds)
         self.estimate = float(seconds)
+        self.estimate_compiled = bool(compiled)
         self.runs.append(int(step))
 
     def due(self, step, final=False):
@@ -157,7 +161,8 @@ class Schedule:
         """``(run, reason)`` for ``step``; ``reason`` says why a due step is skipped.
 
         ``prior``: the estimated seconds of a run before any was measured
-        (``None``: unknown, the first due step runs).
+        (``None``: unknown, the first due step runs); after a run that
+        included compiling, the smaller of it and that run's time.
         """
         if not self.due(step, final):
             return False, "not due"
@@ -167,6 +172,8 @@ class Schedule:
         if self.train_seconds <= 0:
             return self._skip(step, "no training time measured yet")
         estimate = self.estimate if self.estimate is not None else prior
+        if self.estimate_compiled and prior is not None:
+            estimate = min(estimate, prior)
         if estimate is None:
             return True, "first run"
         if self.spent_seconds + estimate > allowed:
@@ -300,10 +307,11 @@ class FeatureViz(Kind):
             if reason not in ("not due",):
                 self._publish()
             return []
+        compiles = any(viz._fn is None for viz in self.visualizers.values())
         start = time.perf_counter()
         results = [viz.run(self.options.steps, self.options.seed) for viz in self.visualizers.values()]
         seconds = time.perf_counter() - start
-        self.schedule.spent(step.step, seconds)
+        self.schedule.spent(step.step, seconds, compiled=compiles)
         out, blobs = [], []
         for res in results:
             png = strip_png(res.images)

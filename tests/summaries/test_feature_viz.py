@@ -64,6 +64,20 @@ def test_prior_estimate_keeps_the_first_run_within_budget():
     assert s.decide(1, prior=1.0) == (True, "due")  # 1 s <= 0.05 * 20 s
 
 
+def test_a_run_that_compiled_does_not_set_the_next_estimate():
+    s = kind.Schedule(every_n_epochs=1, at_end=False, max_share=0.1)
+    s.trained(100.0, 10)
+    s.spent(9, 9.0, compiled=True)  # 9 s, most of it compiling
+    s.trained(10.0, 1)
+    assert s.decide(10, prior=1.0) == (True, "due")  # 9 + 1 <= 0.1 * 110: estimated by the prior
+    assert s.decide(10, prior=None) == (False, "over budget")  # 9 + 9 > 11 without one
+    s.spent(10, 1.5)
+    s.trained(40.0, 4)
+    assert s.decide(14, prior=0.1) == (True, "due")  # now the last run's 1.5 s: 12 <= 15
+    s.estimate = 5.0
+    assert s.decide(15, prior=0.1) == (False, "over budget")  # a measured run wins over the prior
+
+
 def test_budget_is_kept_for_the_last_epoch():
     s = kind.Schedule(every_n_epochs=2, at_end=True, max_share=0.1)
     for e in range(4):
