@@ -212,3 +212,51 @@ def test_transforms_are_small_and_seeded():
     plain = warps[-2:]  # the last eighth sees the image as it is
     np.testing.assert_array_equal(plain, np.tile(np.array([[1, 0, 0], [0, 1, 0]], np.float32), (2, 4, 1, 1)))
     assert np.abs(warps[:, :, :, 2]).max() > 0  # some shift
+
+
+BACKEND_SCRIPT = """
+import sys, numpy as np, keras, cnn_tb
+out = globals().get("OUT") or sys.argv[1]
+inp = keras.Input((12, 14, 3))
+x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="c1")(inp)
+x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="c2")(x)
+m = keras.Model(inp, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
+rng = np.random.default_rng(0)
+for w in m.weights:
+    w.assign(rng.normal(0, 0.3, w.shape).astype("float32"))
+np.save(out, cnn_tb.feature_visualization(m, "c2", channels=range(4), steps=16, seed=1))
+print(keras.backend.backend())
+"""
+
+
+def test_the_same_images_on_tensorflow_jax_and_torch(tmp_path):
+    """The random draws are made with numpy: a seed gives the same images on every backend."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.tb_server import REPO
+
+    import keras
+
+    out = {}
+    for backend in ("tensorflow", "jax", "torch"):
+        if backend == keras.backend.backend():  # this process's backend: run the script here
+            path = str(tmp_path / f"{backend}.npy")
+            exec(BACKEND_SCRIPT, {"OUT": path})
+            out[backend] = np.load(path)
+            continue
+        if importlib.util.find_spec(backend) is None:
+            continue
+        env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+        path = str(tmp_path / f"{backend}.npy")
+        proc = subprocess.run([sys.executable, "-c", BACKEND_SCRIPT, path], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0 and proc.stdout.strip().endswith(backend), proc.stderr[-2000:]
+        out[backend] = np.load(path)
+    assert len(out) >= 2, "at least two Keras backends should be installed to compare"
+    first = next(iter(out.values()))
+    assert first.shape == (4, 12, 14, 3) and first.std() > 0.01
+    for backend, images in out.items():
+        np.testing.assert_allclose(images, first, atol=1e-4, err_msg=backend)
