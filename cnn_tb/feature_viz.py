@@ -184,7 +184,7 @@ class FeatureVisualizer:
             decorrelated colour) or ``"pixel"`` (plain gradient ascent on
             sigmoid pixels, for comparison).
         transforms: random jitter, scaling and rotation every step. Default ``True``.
-        learning_rate: Adam's step size. Default 0.05.
+        learning_rate: Adam's step size. Default 0.1.
 
     Raises:
         ValueError / TypeError: as :func:`feature_visualization`.

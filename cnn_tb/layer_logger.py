@@ -71,7 +71,7 @@ class LayerLogger:
         feature_viz: feature visualizations of a few layers on a schedule
             that keeps their cost under 5% of the training time
             (:mod:`cnn_tb.summaries.feature_viz`): ``True`` (every 5 epochs
-            and at the end, up to 4 layers, 16 channels each, 128 steps),
+            and at the end, up to 4 layers, 16 channels each, 64 steps),
             ``False`` (off), a dict of :class:`cnn_tb.FeatureVizOptions`
             fields, or such options. Default ``True``.
         run_name: the run subdirectory. Default ``"cnn_tb"``.
