@@ -13,7 +13,7 @@ import os
 import pytest
 
 from tests.plugin import test_browser as tbui
-from tests.support import real_runs, tb_server
+from tests.support import ci, real_runs, tb_server
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ui(served):
-    exe = tbui._chromium()
+    exe = ci.chromium()
+    ci.require(exe is not None, "Chromium or playwright (Python)")
     from playwright.sync_api import sync_playwright
 
     os.makedirs(tbui.ARTIFACTS, exist_ok=True)

@@ -495,11 +495,41 @@ def test_diverged_model_is_flagged_not_broken(tmp_path):
     json.dumps(data, allow_nan=False)  # strict JSON: no NaN literals reach the browser
     assert data["steps"] == [-1, 0]
     assert [e["nonfinite"] for e in data["epochs"]] == [False, True]
-    r = client.get(url("activations", run=live.run, probe=0, step=0))
-    assert r.status_code == 200
-    _, pack = parse_pack(r.data)
-    assert np.isfinite(value(pack, "conv1/mean")[0]).all()
-    json.dumps(data, allow_nan=False)  # strict JSON: no NaN literals reach the browser
+    before, after = data["epochs"]
+    n = len(probes)
+    # every value of conv2 and of each layer after it is NaN, and counted
+    sizes = {"conv2": n * 16 * 16 * 6, "gap": n * 6, "out": n * 3}
+    assert {name: s["nonfinite"] for name, s in after["layers"].items()} == dict(conv1=0, **sizes)
+    assert {name: s["nonfinite"] for name, s in before["layers"].items()} == dict(conv1=0, conv2=0, gap=0, out=0)
+    for name in sizes:
+        assert {after["layers"][name][k] for k in tags.STAT_NAMES[:4]} == {None}, name  # NaN served as null
+    assert after["kernel_change"]["conv2"] is None and after["kernel_change"]["conv1"] == 0
+    assert all(p["probs"] == [None] * 3 for p in after["predictions"])
+    stored = LogDir(str(tmp_path / "nan_run")).epochs()[0]
+    assert stored["nonfinite_weights"] == ["conv2"]
+
+    for probe in range(n):
+        r = client.get(url("activations", run=run, probe=probe, step=0))
+        assert r.status_code == 200
+        _, pack = parse_pack(r.data)
+        meta = {name: e["meta"].get("nonfinite") for name, (_, e) in pack.items() if "gradcam" not in name}
+        assert meta == {
+            "conv1/mean": 0, "conv1/max": 0, "conv1/maps": 0,
+            "conv2/mean": 16 * 16, "conv2/max": 16 * 16, "conv2/maps": 16 * 16 * 6, "gap/vector": 6, "out/vector": 3,
+        }
+        # conv1 is exactly what the healthy twin logged
+        _, healthy_pack = parse_pack(client.get(url("activations", run=ok_run, probe=probe, step=0)).data)
+        for kind in ("maps", "mean", "max"):
+            got, want = pack[f"conv1/{kind}"], healthy_pack[f"conv1/{kind}"]
+            np.testing.assert_array_equal(got[0], want[0])
+            assert got[1] == want[1], kind
+    ok = client.get(url("epochs", run=ok_run)).get_json()["epochs"][0]
+    assert after["layers"]["conv1"] == ok["layers"]["conv1"]
+    assert ok["nonfinite"] is False
+
+    _, kernels = parse_pack(client.get(url("kernels", run=run, step=0)).data)
+    assert {name: e["meta"]["nonfinite"] for name, (_, e) in kernels.items()} == {
+        "conv1/kernel": 0, "conv2/kernel": 3 * 3 * 4 * 6}
 
 
 # ------------------------------------------------------------------ feature visualizations
@@ -580,40 +610,3 @@ def test_feature_viz_image_with_a_truncated_pack_file_is_404(fviz_run, tmp_path)
     client = make_client(root)
     r = client.get(url("feature_viz_image", run=fviz_run["run"], step=1, layer="conv1"))
     assert r.status_code == 404 and "truncated" in r.get_data(as_text=True)
-
-
-    before, after = data["epochs"]
-    n = len(probes)
-    # every value of conv2 and of each layer after it is NaN, and counted
-    sizes = {"conv2": n * 16 * 16 * 6, "gap": n * 6, "out": n * 3}
-    assert {name: s["nonfinite"] for name, s in after["layers"].items()} == dict(conv1=0, **sizes)
-    assert {name: s["nonfinite"] for name, s in before["layers"].items()} == dict(conv1=0, conv2=0, gap=0, out=0)
-    for name in sizes:
-        assert {after["layers"][name][k] for k in tags.STAT_NAMES[:4]} == {None}, name  # NaN served as null
-    assert after["kernel_change"]["conv2"] is None and after["kernel_change"]["conv1"] == 0
-    assert all(p["probs"] == [None] * 3 for p in after["predictions"])
-    stored = LogDir(str(tmp_path / "nan_run")).epochs()[0]
-    assert stored["nonfinite_weights"] == ["conv2"]
-
-    for probe in range(n):
-        r = client.get(url("activations", run=run, probe=probe, step=0))
-        assert r.status_code == 200
-        _, pack = parse_pack(r.data)
-        meta = {name: e["meta"].get("nonfinite") for name, (_, e) in pack.items() if "gradcam" not in name}
-        assert meta == {
-            "conv1/mean": 0, "conv1/max": 0, "conv1/maps": 0,
-            "conv2/mean": 16 * 16, "conv2/max": 16 * 16, "conv2/maps": 16 * 16 * 6, "gap/vector": 6, "out/vector": 3,
-        }
-        # conv1 is exactly what the healthy twin logged
-        _, healthy_pack = parse_pack(client.get(url("activations", run=ok_run, probe=probe, step=0)).data)
-        for kind in ("maps", "mean", "max"):
-            got, want = pack[f"conv1/{kind}"], healthy_pack[f"conv1/{kind}"]
-            np.testing.assert_array_equal(got[0], want[0])
-            assert got[1] == want[1], kind
-    ok = client.get(url("epochs", run=ok_run)).get_json()["epochs"][0]
-    assert after["layers"]["conv1"] == ok["layers"]["conv1"]
-    assert ok["nonfinite"] is False
-
-    _, kernels = parse_pack(client.get(url("kernels", run=run, step=0)).data)
-    assert {name: e["meta"]["nonfinite"] for name, (_, e) in kernels.items()} == {
-        "conv1/kernel": 0, "conv2/kernel": 3 * 3 * 4 * 6}
