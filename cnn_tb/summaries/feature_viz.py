@@ -28,6 +28,7 @@ first run happens at the first scheduled step.
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 
@@ -309,7 +310,19 @@ class FeatureViz(Kind):
             return []
         compiles = any(viz._fn is None for viz in self.visualizers.values())
         start = time.perf_counter()
-        results = [viz.run(self.options.steps, self.options.seed) for viz in self.visualizers.values()]
+        try:
+            results = [viz.run(self.options.steps, self.options.seed) for viz in self.visualizers.values()]
+        except Exception as e:  # noqa: BLE001 - the step's other summaries must still be written
+            warnings.warn(
+                f"cnn_tb: feature visualization failed at step {step.step} ({type(e).__name__}: {e}); it is "
+                "turned off for this run, everything else is still logged.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.schedule = None
+            self.ctx.run_settings["feature_viz"] = dict(self.ctx.run_settings.get("feature_viz", {}), failed=str(e)[:500])
+            self.ctx.run_record_version += 1
+            return []
         seconds = time.perf_counter() - start
         self.schedule.spent(step.step, seconds, compiled=compiles)
         out, blobs = [], []

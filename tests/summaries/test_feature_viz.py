@@ -216,3 +216,26 @@ def test_prior_from_the_training_step_time():
     assert k.prior(S) == pytest.approx(64 * 2 * 0.25 * 0.05)
     S.steps_per_epoch = None
     assert k.prior(S) is None
+
+
+def test_a_failing_visualization_warns_and_the_step_is_still_written(tmp_path, monkeypatch):
+    model = small_model()
+    probes = np.random.default_rng(0).random((2, 12, 12, 3), dtype=np.float32)
+    logger = cnn_tb.LayerLogger(str(tmp_path), probes, feature_viz={"every_n_epochs": 1, "steps": 2, "max_share": None})
+    logger.attach(model)
+    viz = next(k for k in logger._kinds if k.name == "feature_viz")
+
+    def boom(*a, **k):
+        raise MemoryError("out of memory")
+
+    for v in viz.visualizers.values():
+        monkeypatch.setattr(v, "run", boom)
+    with pytest.warns(RuntimeWarning, match=r"feature visualization failed at step 0 \(MemoryError: out of memory\)"):
+        assert logger.log(0) is True
+    assert logger.log(1) is True  # off from now on, no second warning
+    logger.close()
+    log = LogDir(str(tmp_path))
+    assert sorted(log.epochs()) == [0, 1]
+    assert tags.FEATURE_VIZ_TAG not in log.tags(tags.PLUGIN_NAME, "tensors")[tags.RUN_NAME]
+    run_records = log.tensors(tags.RUN_NAME, tags.RUN_TAG, tags.PLUGIN_NAME)
+    assert records.decode_json(run_records[max(run_records)])["settings"]["feature_viz"]["failed"] == "out of memory"
