@@ -6,7 +6,8 @@ reads it back with ``parse_*`` (which type-checks every field of the same
 table, so a hand-edited, truncated or hostile record can never reach the
 browser as anything but the documented types).
 
-Run record (``cnn_tb/run``), written at the first step of each session::
+Run record (``cnn_tb/run``), written at the first step of each session (and again
+when its ``settings`` change: the feature visualizations' schedule and cost)::
 
     {"version": 1, "model_name": str, "input_shape": [H, W, C],
      "layers": [{"name": str, "class": str, "output_shape": [..],

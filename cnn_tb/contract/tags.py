@@ -21,9 +21,12 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
 ``{"version": FORMAT_VERSION, "kind": <kind>}`` and has ``data_class`` set.
 
 * ``cnn_tb/run`` (tensor, string scalar): the run record, JSON, written at the
-  first step logged by each training session (:mod:`~cnn_tb.contract.records`).
-* ``cnn_tb/probes`` (blob sequence, same step as ``cnn_tb/run``): blob ``i`` is
-  the PNG of probe ``i`` as the model sees it (uint8).
+  first step logged by each training session (:mod:`~cnn_tb.contract.records`),
+  and again at a later step when its ``settings`` change (the feature
+  visualizations' schedule and cost); a reader keeps the latest.
+* ``cnn_tb/probes`` (blob sequence, the step of each session's first
+  ``cnn_tb/run``): blob ``i`` is the PNG of probe ``i`` as the model sees it
+  (uint8).
 * ``cnn_tb/epoch`` (tensor, string scalar): the epoch record, JSON, every
   logged step. Written LAST for its step, after that step's activations and
   kernels, and the writer is flushed after it: a reader treats a step as

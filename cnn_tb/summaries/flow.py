@@ -228,8 +228,9 @@ class Flow(Kind):
             # at the first step, and again when a kind changed its run settings
             # (the feature visualizations' cost); the reader keeps the latest
             out.append(plugin_value(tags.RUN_TAG, records.encode_json(self.run_record()), "cnn_tb model graph and probes"))
-            pngs = [render.encode_png(img) for img in self.ctx.probes.uint8_images]
-            out.append(plugin_value(tags.PROBES_TAG, pngs, "cnn_tb probe images"))
+            if self._run_written is None:  # the probe images once per session, with the first run record
+                pngs = [render.encode_png(img) for img in self.ctx.probes.uint8_images]
+                out.append(plugin_value(tags.PROBES_TAG, pngs, "cnn_tb probe images"))
             self._run_written = self.ctx.run_record_version
         result, labels = step.capture, self.ctx.probes.labels
         mask = None if labels is None else labels != result.pred
