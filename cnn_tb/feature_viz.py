@@ -278,24 +278,20 @@ class FeatureVisualizer:
     # ------------------------------------------------------------ internals
 
     def _check_preprocess(self):
-        """Call ``preprocess`` once on a backend tensor: fail now, not inside a compiled step."""
+        """Call ``preprocess`` once, compiled as the step will call it: fail now, not inside a run."""
         if self.preprocess is None:
             return
-        from keras import ops
-
-        from cnn_tb.model import graph
+        from cnn_tb.model import backend, graph
 
         want = tuple(graph.model_input(self.model).shape[1:])
-        probe = ops.convert_to_tensor(np.full((1,) + self.shape[1:], 0.5, np.float32))
+        probe = np.full((1,) + self.shape[1:], 0.5, np.float32)
         try:
-            out = self.preprocess(probe)
-            got = tuple(ops.shape(out))
+            got = tuple(np.shape(backend.ModelFunction(self.model, self.preprocess, background=False)(probe)))
         except Exception as e:  # noqa: BLE001 - echo what the user's function did
             raise TypeError(
                 f"`preprocess` must accept a batch of backend tensors (it runs inside the compiled "
                 f"feature-visualization step; use arithmetic or keras.ops, not numpy-only functions). "
-                f"Called on a {type(probe).__name__} of shape {tuple(probe.shape)} it raised "
-                f"{type(e).__name__}: {e}"
+                f"Called on a compiled batch of shape {probe.shape} it raised {type(e).__name__}: {e}"
             ) from e
         if len(got) != len(want) + 1 or got[0] != 1 or any(a is not None and a != b for a, b in zip(want, got[1:])):
             raise ValueError(

@@ -11,8 +11,9 @@ images of two steps differ only because the network changed. It writes:
   and a pack file beside the others holding one PNG strip per layer, which the
   CNN Flow tab's Filters view and detail panel show;
 * its configuration and its measured cost in the run record's
-  ``settings.feature_viz`` (the flow kind writes the run record again when
-  they change).
+  ``settings.feature_viz`` (the flow kind writes the run record again after
+  each visualization, and at the last step when it was skipped there after
+  earlier ones).
 
 Cost control (:class:`Schedule`): the time spent on feature visualization is
 kept at most ``max_share`` (5%) of the measured training time. A scheduled
@@ -222,9 +223,9 @@ def choose_layers(infos, options):
             by[info.name] = info
         return [i for i in infos if i.name in by]
     maps = [i for i in infos if i.kind == tags.MAP and i.output_shape[-1]]
-    convs = [i for i in maps if i.is_conv]
+    convs = [i for i in maps if i.is_conv] or maps
     if not convs:
-        convs = maps
+        return []
     stage_ends = [a for a, b in zip(convs, convs[1:] + [None]) if b is None or b.output_shape[:2] != a.output_shape[:2]]
     chosen = [convs[0]] + [i for i in stage_ends if i is not convs[0]]
     if len(chosen) > options.max_layers:
@@ -271,9 +272,19 @@ class FeatureViz(Kind):
         graph.require_graph_model(ctx.model)
         infos = ctx.infos if ctx.infos is not None else graph.walk(ctx.model)
         preprocess = getattr(ctx.probes, "preprocess", None)
-        for info in choose_layers(infos, self.options):
-            count = min(self.options.channels, int(info.output_shape[-1]))
-            self.visualizers[info.name] = feature_viz.visualizer(ctx.model, info.name, range(count), preprocess=preprocess)
+        try:
+            for info in choose_layers(infos, self.options):
+                count = min(self.options.channels, int(info.output_shape[-1]))
+                self.visualizers[info.name] = feature_viz.visualizer(ctx.model, info.name, range(count), preprocess=preprocess)
+        except TypeError as e:
+            if preprocess is None or "preprocess" not in str(e):
+                raise
+            # the probes' preprocess works on numpy arrays only: it cannot run inside the
+            # compiled step. Everything else is logged as before.
+            warnings.warn(f"cnn_tb: no feature visualizations for this run: {e}", RuntimeWarning, stacklevel=2)
+            self.visualizers = {}
+        if not self.visualizers:
+            return
         self.schedule = Schedule(self.options.every_n_epochs, self.options.at_end, self.options.max_share)
         self._publish()
 
@@ -305,7 +316,10 @@ class FeatureViz(Kind):
         self.schedule.trained(step.train_seconds, step.train_epochs)
         run, reason = self.schedule.decide(step.step, step.final, step.last_step, self.prior(step))
         if not run:
-            if reason not in ("not due",):
+            # the run record is written again after every visualization, and at the
+            # last step when one was skipped after earlier ones (so it ends with the
+            # whole schedule); a run that never visualized keeps its first run record
+            if step.final and reason != "not due" and self.schedule.runs:
                 self._publish()
             return []
         compiles = any(viz._fn is None for viz in self.visualizers.values())

@@ -239,3 +239,22 @@ def test_a_failing_visualization_warns_and_the_step_is_still_written(tmp_path, m
     assert tags.FEATURE_VIZ_TAG not in log.tags(tags.PLUGIN_NAME, "tensors")[tags.RUN_NAME]
     run_records = log.tensors(tags.RUN_NAME, tags.RUN_TAG, tags.PLUGIN_NAME)
     assert records.decode_json(run_records[max(run_records)])["settings"]["feature_viz"]["failed"] == "out of memory"
+
+
+def test_a_numpy_only_probe_preprocess_turns_feature_viz_off_with_a_warning(tmp_path):
+    import numpy
+
+    probes = cnn_tb.Probes(np.random.default_rng(0).random((2, 12, 12, 3), dtype=np.float32),
+                           preprocess=lambda x: numpy.asarray(x).astype("float32") * 2.0 - 1.0 + numpy.zeros(1).tolist()[0])
+    logger = cnn_tb.LayerLogger(str(tmp_path), probes, feature_viz=True)
+    with pytest.warns(RuntimeWarning, match=r"no feature visualizations for this run: `preprocess` must accept"):
+        logger.attach(small_model())
+    assert "feature_viz" not in logger.ctx.run_settings
+    assert logger.log(0) is True  # everything else is logged
+
+
+def test_a_model_without_image_shaped_conv_outputs_gets_no_visualizations():
+    inp = keras.Input((20, 3))
+    x = keras.layers.Conv1D(4, 3, name="c")(inp)
+    infos = graph.walk(keras.Model(inp, keras.layers.GlobalAveragePooling1D()(x)))
+    assert kind.choose_layers(infos, kind.FeatureVizOptions()) == []
