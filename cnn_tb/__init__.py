@@ -25,6 +25,8 @@ _LAZY = {
     "Heatmaps": "cnn_tb.callbacks",
     "LayerLogger": "cnn_tb.layer_logger",
     "log_layers": "cnn_tb.layer_logger",
+    "feature_visualization": "cnn_tb.feature_viz",
+    "FeatureVizOptions": "cnn_tb.summaries.feature_viz",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -49,8 +49,10 @@ class _LayerCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         total = (self.params or {}).get("epochs")
-        if (epoch + 1) % self.every_n_epochs == 0 or (total is not None and epoch + 1 == total):
-            self.logger.log(epoch, logs)
+        final = total is not None and epoch + 1 == total
+        if (epoch + 1) % self.every_n_epochs == 0 or final:
+            self.logger.log(epoch, logs, final=final, last_step=None if total is None else total - 1,
+                            steps_per_epoch=(self.params or {}).get("steps"))
 
     def on_train_end(self, logs=None):
         self.logger.close()
@@ -68,7 +70,10 @@ _COMMON_ARGS = """
             layer classes or a predicate; default: every map or vector layer
             but dropout/reshape), ``max_channels`` (32), ``cmap``
             ("viridis"), ``kernel_cmap`` ("RdBu_r"), ``heatmap_cmap`` ("jet"),
-            ``budget_bytes``, ``image_probes``, ``histograms``, ``run_name``.
+            ``budget_bytes``, ``image_probes``, ``histograms``, ``feature_viz``
+            (``True``: every 5 epochs and at the end, at most 5% of the
+            training time; ``False``, a dict or :class:`cnn_tb.FeatureVizOptions`),
+            ``run_name``.
 
     Raises:
         ValueError / TypeError: bad arguments (here), or a model / probes that
@@ -93,8 +98,10 @@ def _documented(summary, example, probes_default=""):
     """Everything cnn_tb logs, from ONE forward (+ one backward) pass per epoch.
 
     Feature-map grids, channel-mean strips, kernel grids, activation statistics
-    and histograms, max-activation and Grad-CAM heatmaps, predictions, and the
-    flow records that the cnn_tb TensorBoard plugin ("CNN Flow" tab) shows.""",
+    and histograms, max-activation and Grad-CAM heatmaps, predictions, feature
+    visualizations (every 5 epochs and at the end, within 5% of the training
+    time), and the flow records that the cnn_tb TensorBoard plugin ("CNN Flow"
+    tab) shows.""",
     """probes = cnn_tb.Probes(x_test[:8], labels=y_test[:8], class_names=CLASSES)
         >>> model.fit(x, y, epochs=20, callbacks=[
         ...     keras.callbacks.TensorBoard(log_dir),

@@ -22,6 +22,7 @@ from cnn_tb.model import kernels as kernels_lib
 from cnn_tb.probes import Probes
 from cnn_tb.summaries import ALL_KINDS, KINDS
 from cnn_tb.summaries.base import ModelContext, Settings, Step
+from cnn_tb.summaries.feature_viz import FeatureViz, FeatureVizOptions
 from cnn_tb.summaries.flow_budget import DEFAULT_BUDGET_BYTES
 
 MAX_FAILURES = 3  # failed steps in a row after which a logger stops logging
@@ -40,7 +41,7 @@ class LayerLogger:
             kind but ``"kernels"``. Default ``None``.
         kinds: which summaries to write, a subset of ``ALL_KINDS``
             (``"feature_maps"``, ``"kernels"``, ``"stats"``, ``"heatmaps"``,
-            ``"predictions"``, ``"flow"``). Default: all.
+            ``"predictions"``, ``"feature_viz"``, ``"flow"``). Default: all.
         layers: which layers to log: ``None`` (every layer whose output is an
             image-shaped map or a vector, except dropout/noise/reshape layers),
             a list of layer names and/or layer classes, or a predicate
@@ -67,6 +68,12 @@ class LayerLogger:
             2, which keeps the seed CNN with 8 probes under 1 MB and about 2%
             of a 5,000-image epoch; each more probe adds about 120 KB and 10 ms.
         histograms: write activation histograms. Default ``True``.
+        feature_viz: feature visualizations of a few layers on a schedule
+            that keeps their cost under 5% of the training time
+            (:mod:`cnn_tb.summaries.feature_viz`): ``True`` (every 5 epochs
+            and at the end, up to 4 layers, 16 channels each, 64 steps),
+            ``False`` (off), a dict of :class:`cnn_tb.FeatureVizOptions`
+            fields, or such options. Default ``True``.
         run_name: the run subdirectory. Default ``"cnn_tb"``.
 
     Raises:
@@ -97,6 +104,7 @@ class LayerLogger:
         budget_bytes=DEFAULT_BUDGET_BYTES,
         image_probes=2,
         histograms=True,
+        feature_viz=True,
         run_name=tags.RUN_NAME,
     ):
         if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
@@ -105,6 +113,11 @@ class LayerLogger:
         kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
         if not kinds or any(k not in KINDS for k in kinds):
             raise ValueError(f"`kinds` must be a non-empty subset of {ALL_KINDS}. Received: kinds={kinds!r}")
+        feature_viz = FeatureVizOptions.of(feature_viz)
+        if feature_viz is None:
+            kinds = tuple(k for k in kinds if k != FeatureViz.name)
+            if not kinds:
+                raise ValueError("`feature_viz=False` leaves nothing to log: kinds=('feature_viz',).")
         self.kinds = frozenset(kinds)
         self.settings = Settings(
             max_channels=max_channels,
@@ -114,6 +127,7 @@ class LayerLogger:
             budget_bytes=budget_bytes,
             image_probes=image_probes,
             histograms=bool(histograms),
+            feature_viz=feature_viz,
         )
         # every kind, in the order of KINDS (the flow kind's epoch record last)
         self._kinds = [cls(self.settings) for name, cls in KINDS.items() if name in self.kinds]
@@ -142,6 +156,8 @@ class LayerLogger:
         self._failures = 0
         self._disabled = False
         self.last_timings = {}
+        self._last_end = None  # when the previous log() ended, and its step: the training time between
+        self._last_step = None
 
     def attach(self, model):
         """Check the model and probes, and prepare the capture. Raises on bad input."""
@@ -165,6 +181,7 @@ class LayerLogger:
                     warnings.warn(f"cnn_tb: kernels of layer {info.name!r} are not drawn: {reason}.", stacklevel=2)
         self._failures = 0
         self._disabled = False
+        self._last_end = self._last_step = None
         if is_chief():
             event_writer.check_writable(self.run_dir, self.log_dir)
         return self
@@ -178,14 +195,25 @@ class LayerLogger:
             out["layer_histograms"] = reduce.histograms(t, [i.name for i in self.ctx.selected])
         return out
 
-    def log(self, step, logs=None):
+    def log(self, step, logs=None, *, final=False, last_step=None, steps_per_epoch=None):
         """Log everything for ``step``. Never raises: a failure warns and is skipped.
+
+        The time since the previous call ended counts as training time (the
+        feature visualizations' budget is a share of it).
 
         Args:
             step: the step (see :mod:`cnn_tb.contract.tags`: Keras epoch index,
                 -1 for the untrained model).
             logs: optional ``{metric: value}`` (Keras' epoch logs) stored with
                 the flow record.
+            final: True at the last step of the training (feature
+                visualizations are made at the end). Default ``False``.
+            last_step: the training's last step, when known (the feature
+                visualization schedule keeps enough budget for it). Default
+                ``None``.
+            steps_per_epoch: training steps (batches) per epoch, when known:
+                the feature visualizations' first cost estimate derives from
+                the time of one. Default ``None``.
 
         Returns:
             True when the step was written.
@@ -194,8 +222,13 @@ class LayerLogger:
             raise RuntimeError("LayerLogger.log() called before attach(model).")
         if self._disabled or not is_chief():
             return False
+        now = time.perf_counter()
+        trained = (None, 0)
+        if self._last_end is not None and self._last_step is not None and int(step) > self._last_step:
+            trained = (now - self._last_end, int(step) - self._last_step)
         try:
-            self._log(int(step), logs or {})
+            self._log(int(step), logs or {}, final=bool(final), last_step=last_step, trained=trained,
+                      steps_per_epoch=steps_per_epoch)
         except Exception as e:  # noqa: BLE001 - logging must never stop training
             self._failures += 1
             msg = f"cnn_tb: logging step {step} failed and was skipped ({type(e).__name__}: {e}); training continues."
@@ -204,14 +237,18 @@ class LayerLogger:
                 msg += f" {self._failures} failures in a row: cnn_tb stops logging for this run."
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
             return False
+        finally:
+            self._last_end, self._last_step = time.perf_counter(), int(step)
         self._failures = 0
         return True
 
-    def _log(self, step, logs):
+    def _log(self, step, logs, final=False, last_step=None, trained=(None, 0), steps_per_epoch=None):
         clock = _Clock()
         result = self.capture.run(self.probes.model_inputs(), self.probes.labels) if self.capture else None
         clock.lap("forward_backward")
-        data = Step(step, logs, result, *self._kernels.read(), selected=self.ctx.selected)
+        data = Step(step, logs, result, *self._kernels.read(), selected=self.ctx.selected, final=final,
+                    last_step=last_step, train_seconds=trained[0], train_epochs=trained[1],
+                    steps_per_epoch=steps_per_epoch)
         clock.lap("kernels")
         # Pictures are rendered and encoded on a second thread while this one
         # computes statistics and packs the flow records: training is paused

@@ -45,7 +45,7 @@ def test_kinds_decide_what_is_written(tmp_path):
 def test_unknown_kinds_are_rejected(tmp_path, kinds):
     with pytest.raises(ValueError, match=r"`kinds` must be a non-empty subset of .*Received: kinds="):
         cnn_tb.LayerLogger(str(tmp_path), PROBES, kinds=kinds)
-    assert set(ALL_KINDS) == {"feature_maps", "kernels", "stats", "heatmaps", "predictions", "flow"}
+    assert set(ALL_KINDS) == {"feature_maps", "kernels", "stats", "heatmaps", "predictions", "feature_viz", "flow"}
 
 
 def test_log_before_attach_raises(tmp_path):

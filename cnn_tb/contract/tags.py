@@ -21,9 +21,12 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
 ``{"version": FORMAT_VERSION, "kind": <kind>}`` and has ``data_class`` set.
 
 * ``cnn_tb/run`` (tensor, string scalar): the run record, JSON, written at the
-  first step logged by each training session (:mod:`~cnn_tb.contract.records`).
-* ``cnn_tb/probes`` (blob sequence, same step as ``cnn_tb/run``): blob ``i`` is
-  the PNG of probe ``i`` as the model sees it (uint8).
+  first step logged by each training session (:mod:`~cnn_tb.contract.records`),
+  and again at a later step when its ``settings`` change (the feature
+  visualizations' schedule and cost); a reader keeps the latest.
+* ``cnn_tb/probes`` (blob sequence, the step of each session's first
+  ``cnn_tb/run``): blob ``i`` is the PNG of probe ``i`` as the model sees it
+  (uint8).
 * ``cnn_tb/epoch`` (tensor, string scalar): the epoch record, JSON, every
   logged step. Written LAST for its step, after that step's activations and
   kernels, and the writer is flushed after it: a reader treats a step as
@@ -38,6 +41,13 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
   written by cnn_tb before the pack files; still read): blob ``i`` of
   ``cnn_tb/activations`` is the pack of probe ``i``, the one blob of
   ``cnn_tb/kernels`` the kernel pack.
+
+* ``cnn_tb/feature_viz`` (tensor, string scalar, only at the steps where the
+  feature visualizations were computed, before the epoch record): the feature
+  visualization record (:mod:`~cnn_tb.contract.records`): for each visualized
+  layer its channels, the objective each reached, and where in a pack file
+  (``<run>/packs/<session>/<step>.fviz``) the PNG strip of its images is: one
+  tile per channel, left to right, each the size of the model's input.
 
 Pack files
 ----------
@@ -64,7 +74,9 @@ EPOCH_TAG = "cnn_tb/epoch"
 ACTIVATIONS_TAG = "cnn_tb/activations"
 KERNELS_TAG = "cnn_tb/kernels"
 PACKS_TAG = "cnn_tb/packs"
+FEATURE_VIZ_TAG = "cnn_tb/feature_viz"
 PACK_DIR = "packs"  # pack files live under <run>/packs/
+FEATURE_VIZ_SUFFIX = ".fviz"  # <run>/packs/<session>/<step>.fviz: the feature visualization strips
 
 # kind recorded in plugin_data.content for each plugin tag
 TAG_KINDS = {
@@ -74,6 +86,7 @@ TAG_KINDS = {
     ACTIVATIONS_TAG: "activations",
     KERNELS_TAG: "kernels",
     PACKS_TAG: "packs",
+    FEATURE_VIZ_TAG: "feature_viz",
 }
 BLOB_TAGS = frozenset({PROBES_TAG, ACTIVATIONS_TAG, KERNELS_TAG})
 
@@ -89,6 +102,7 @@ TAGS = {
     "kernel_change": "kernel_change",  # Scalars: relative L2 change
     "probe_accuracy": "predictions/probe_accuracy",  # Scalar
     "predictions": "predictions/table",  # Text: markdown table
+    "feature_viz": "feature_viz",  # Images: one tile per channel, what excites it
 }
 
 # Statistics of a layer over all probes (Scalars and the epoch record).

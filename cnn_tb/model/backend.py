@@ -99,8 +99,9 @@ class ModelFunction:
 
     def _compile(self, args):
         compiled = self._make()
-        keras.tree.map_structure(to_numpy, compiled(*args))  # traces / compiles, and runs once
+        out = keras.tree.map_structure(to_numpy, compiled(*args))  # traces / compiles, and runs once
         self._compiled = compiled
+        return out
 
     def wait(self, timeout=None):
         """Wait for a background compilation (True when the compiled function is ready)."""
@@ -113,8 +114,7 @@ class ModelFunction:
         if self._compiled is not None:
             return keras.tree.map_structure(to_numpy, self._compiled(*args))
         if self._make is not None and not self.background:
-            self._compile(args)
-            return keras.tree.map_structure(to_numpy, self._compiled(*args))
+            return self._compile(args)  # the compiling call's result: the function runs once
         if self._make is not None and self._compiling is None:
             self._compiling = threading.Thread(target=self._compile_quietly, args=(args,), name="cnn_tb-compile", daemon=True)
             _compiling.add(self._compiling)

@@ -92,20 +92,33 @@ def _first(outputs):
     return flat[0]
 
 
-class _GraphRun:
-    """Runs a graph model layer by layer, recording and perturbing outputs."""
+class _AllRecorded(Exception):
+    """Raised by a :class:`_GraphRun` with ``stop_early`` once every wanted layer ran."""
 
-    def __init__(self, model, wanted, perturbed, out_layer, logits_of):
+
+class _GraphRun:
+    """Runs a graph model layer by layer, recording and perturbing outputs.
+
+    With ``stop_early`` the run ends as soon as every wanted layer is recorded
+    (the layers after them are not called; ``final`` and the logits are then
+    ``None``).
+    """
+
+    def __init__(self, model, wanted, perturbed, out_layer, logits_of, stop_early=False):
         self.model = model
         self.wanted = set(wanted)
         self.perturbed = list(perturbed)
         self.out_layer = out_layer
         self.logits_of = logits_of  # fn(out_layer, args, kwargs) -> logits, or None
+        self.stop_early = stop_early
 
     def __call__(self, x, eps):
         recorded, extra = {}, {}
         eps = dict(zip(self.perturbed, eps))
-        final = self._run(self.model, x, "", recorded, eps, extra)
+        try:
+            final = self._run(self.model, x, "", recorded, eps, extra)
+        except _AllRecorded:
+            final = None
         return recorded, final, extra.get("logits", final)
 
     def _run(self, model, x, prefix, recorded, eps, extra):
@@ -124,6 +137,8 @@ class _GraphRun:
                     out = out + ops.cast(eps[name], out.dtype)
                 if name in self.wanted and name not in recorded:
                     recorded[name] = _first(out)
+                    if self.stop_early and len(recorded) == len(self.wanted):
+                        raise _AllRecorded
                 return out
 
             return call

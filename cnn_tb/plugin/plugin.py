@@ -120,7 +120,8 @@ def _route(handler):
 
 
 class CnnTbPlugin(base_plugin.TBPlugin):
-    """Serves the flow view: runs, model graph, epochs, probes, activations, kernels, histograms."""
+    """Serves the flow view: runs, model graph, epochs, probes, activations, kernels, histograms,
+    feature visualizations."""
 
     plugin_name = tags.PLUGIN_NAME
 
@@ -145,6 +146,8 @@ class CnnTbPlugin(base_plugin.TBPlugin):
             "/activations": self._serve_activations,
             "/kernels": self._serve_kernels,
             "/histograms": self._serve_histograms,
+            "/feature_viz": self._serve_feature_viz,
+            "/feature_viz_image": self._serve_feature_viz_image,
         }
 
     def is_active(self):
@@ -223,3 +226,18 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         layer = params.string("layer")
         ctx, eid = self._ids(request)
         return http_util.Respond(request, self._reader.histograms_impl(ctx, eid, run, layer), "application/json")
+
+    @_route
+    def _serve_feature_viz(self, request, params):
+        run = params.string("run")
+        ctx, eid = self._ids(request)
+        return http_util.Respond(request, self._reader.feature_viz_impl(ctx, eid, run), "application/json")
+
+    @_route
+    def _serve_feature_viz_image(self, request, params):
+        run = params.string("run")
+        step = params.integer("step")
+        layer = params.string("layer")
+        ctx, eid = self._ids(request)
+        data = self._reader.feature_viz_image_impl(ctx, eid, run, step, layer)
+        return http_util.Respond(request, data, "image/png", expires=60)

@@ -48,6 +48,7 @@ class Settings:
     budget_bytes: int = DEFAULT_BUDGET_BYTES
     image_probes: int = 2
     histograms: bool = True
+    feature_viz: object = None  # FeatureVizOptions, or None (off)
 
     def __post_init__(self):
         _validate.positive_int("max_channels", self.max_channels)
@@ -80,6 +81,10 @@ class ModelContext:
         run_dir: the run directory the event files (and pack files) go to.
         session: a name unique to this writing session (see
             :func:`cnn_tb.event_writer.session_id`).
+        run_settings: extra entries of the run record's ``settings`` that a
+            kind keeps up to date (``feature_viz``); a kind that changes them
+            increments ``run_record_version`` and the flow kind writes the
+            run record again.
     """
 
     model: object
@@ -95,6 +100,8 @@ class ModelContext:
     dashboard_names: list
     run_dir: str = ""
     session: str = ""
+    run_settings: dict = dataclasses.field(default_factory=dict)
+    run_record_version: int = 0
 
     @functools.cached_property
     def _dashboard(self):
@@ -142,10 +149,22 @@ class Step:
             (``None`` when no kind needs probes).
         kernels: ``{layer: canonical kernel}`` (empty unless a kind needs them).
         kernel_change: ``{layer: relative change or None}``.
+        final: True for the last step of the training (when it is known).
+        last_step: the training's last step, when known (else None).
+        train_seconds / train_epochs: the training time measured since the
+            previous logged step, and the epochs it covers (None / 0 at the
+            first step).
+        steps_per_epoch: training steps (batches) per epoch, when known.
     """
 
-    def __init__(self, step, logs, capture, kernels, kernel_change, selected=()):
+    def __init__(self, step, logs, capture, kernels, kernel_change, selected=(), final=False, last_step=None,
+                 train_seconds=None, train_epochs=0, steps_per_epoch=None):
         self.selected = list(selected)  # the logged layers (LayerInfo), in the order of the statistics
+        self.final = bool(final)
+        self.last_step = last_step
+        self.train_seconds = train_seconds
+        self.train_epochs = train_epochs
+        self.steps_per_epoch = steps_per_epoch
         self.step = step
         self.logs = logs
         self.capture = capture

@@ -188,7 +188,7 @@ class Flow(Kind):
         self.plan = flow_budget.plan_budget(
             ctx.selected, self.settings.budget_bytes, self.settings.max_channels, gradcam_layers=ctx.gradcam_layers
         )
-        self._run_written = False
+        self._run_written = None  # the ctx.run_record_version written
         self.layout = PackLayout(self.plan, {i.name: i.output_shape for i in ctx.selected}, ctx.gradcam_layers)
 
     def device(self, t):
@@ -217,17 +217,21 @@ class Flow(Kind):
                 "cmap": self.settings.cmap,
                 "kinds": sorted(ctx.kinds),
                 "plan": self.plan,
+                **ctx.run_settings,
             },
             cnn_tb_version=__version__,
         )
 
     def values(self, step):
         out = []
-        if not self._run_written:
+        if self._run_written != self.ctx.run_record_version:
+            # at the first step, and again when a kind changed its run settings
+            # (the feature visualizations' cost); the reader keeps the latest
             out.append(plugin_value(tags.RUN_TAG, records.encode_json(self.run_record()), "cnn_tb model graph and probes"))
-            pngs = [render.encode_png(img) for img in self.ctx.probes.uint8_images]
-            out.append(plugin_value(tags.PROBES_TAG, pngs, "cnn_tb probe images"))
-            self._run_written = True
+            if self._run_written is None:  # the probe images once per session, with the first run record
+                pngs = [render.encode_png(img) for img in self.ctx.probes.uint8_images]
+                out.append(plugin_value(tags.PROBES_TAG, pngs, "cnn_tb probe images"))
+            self._run_written = self.ctx.run_record_version
         result, labels = step.capture, self.ctx.probes.labels
         mask = None if labels is None else labels != result.pred
         blobs = self.layout.packs(step.device[self.name], mask)

@@ -47,6 +47,17 @@ def trained_client(trained):
     return make_client(trained["log_dir"])
 
 
+@pytest.fixture(scope="session")
+def fviz_run(tmp_path_factory):
+    """The tiny CNN trained 6 epochs with feature visualizations at steps 1, 3 and 5."""
+    return real_runs.train_with_feature_viz(str(tmp_path_factory.mktemp("fviz")))
+
+
+@pytest.fixture(scope="session")
+def fviz_client(fviz_run):
+    return make_client(fviz_run["log_dir"])
+
+
 def write_application_run(root, name, side=32, steps=(-1, 0), n_probes=3, seed=0):
     """``keras.applications.<name>`` (weights=None, 10 classes) logged with
     ``cnn_tb.log_layers`` at ``steps`` (a small random weight change between

@@ -23,12 +23,12 @@ from tests.support import fixture_writer
 from tests.support.plugin_client import P
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels", "histograms"]
+ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels", "histograms", "feature_viz", "feature_viz_image"]
 PARAMS = ["run", "probe", "step", "layer", "kinds"]
 CONTENT_TYPES = {
     "runs": "application/json", "run": "application/json", "epochs": "application/json",
     "probe": "image/png", "activations": "application/octet-stream", "kernels": "application/octet-stream",
-    "histograms": "application/json",
+    "histograms": "application/json", "feature_viz": "application/json", "feature_viz_image": "image/png",
 }
 MAX_PARAM = 4096  # characters of one parameter (API.md, "Conventions")
 INTEGER = re.compile(r"-?[0-9]{1,12}")  # decimal, optionally negative, at most 12 digits
@@ -163,9 +163,9 @@ def expected(route, query, runs):
     try:
         run = _string(query, "run")
         probe = _integer(query, "probe", minimum=0) if route in ("probe", "activations") else None
-        step = _integer(query, "step") if route in ("activations", "kernels") else None
+        step = _integer(query, "step") if route in ("activations", "kernels", "feature_viz_image") else None
         layer = _one(query, "layer", False) if route in ("activations", "kernels") else None
-        if route == "histograms":
+        if route in ("histograms", "feature_viz_image"):
             layer = _string(query, "layer")
         if route == "activations":
             _kinds(query)
@@ -183,6 +183,8 @@ def expected(route, query, runs):
             _blob(desc, route, step, 0, layer)
         if route == "histograms":
             _histograms(desc, layer)
+        if route == "feature_viz_image":  # the fixture's runs have no feature visualizations
+            raise _Missing(f"has no feature visualizations at step {step}")
     except _Missing as e:
         return 404, str(e)
     return 200, None
@@ -231,6 +233,10 @@ def test_the_oracle_knows_the_fixture(synthetic_client, synthetic_logdir):
         ("histograms", [("run", "hostile/cnn_tb"), ("layer", "conv1")], 200),
         ("histograms", [("run", "hostile/cnn_tb"), ("layer", "input")], 404),
         ("histograms", [("run", "hostile/cnn_tb")], 400),
+        ("feature_viz", [("run", "hostile/cnn_tb")], 200),
+        ("feature_viz", [("run", "nope/cnn_tb")], 404),
+        ("feature_viz_image", [("run", "hostile/cnn_tb"), ("step", "0"), ("layer", "conv1")], 404),
+        ("feature_viz_image", [("run", "hostile/cnn_tb"), ("step", "x"), ("layer", "conv1")], 400),
         ("histograms", [("run", "future_epoch/cnn_tb"), ("layer", "conv1")], 404),
     ]
     assert [expected(route, query, runs)[0] for route, query, _ in table] == [s for _, _, s in table]
@@ -248,7 +254,8 @@ def test_random_queries_get_the_documented_status(synthetic_client, synthetic_lo
 def well_formed(draw, runs):
     """A route and a query of valid parameters, in any order: mostly things the run has,
     sometimes unknown runs, probes, steps and layers."""
-    route = draw(st.sampled_from(["run", "epochs", "probe", "activations", "kernels", "histograms"]))
+    route = draw(st.sampled_from(["run", "epochs", "probe", "activations", "kernels", "histograms", "feature_viz",
+                                  "feature_viz_image"]))
     run = draw(st.sampled_from(sorted(runs) * 3 + ["future_content/cnn_tb", "foreign/cnn_tb", "nope/cnn_tb"]))
     desc = runs.get(run, runs["hostile/cnn_tb"])
     known = st.sampled_from([l["name"] for l in desc["layers"]])
@@ -258,6 +265,9 @@ def well_formed(draw, runs):
         query.append(("probe", str(probe)))
     if route == "histograms":
         query.append(("layer", draw(st.one_of(known, known, st.sampled_from(["x", "conv1", fixture_writer.HOSTILE])))))
+    if route == "feature_viz_image":
+        query.append(("step", str(draw(st.sampled_from(desc["steps"])))))
+        query.append(("layer", draw(known)))
     if route in ("activations", "kernels"):
         step = draw(st.one_of(st.sampled_from(desc["steps"]), st.integers(-(10**12) + 1, 10**12 - 1)))
         query.append(("step", str(step)))

@@ -530,3 +530,83 @@ def test_diverged_model_is_flagged_not_broken(tmp_path):
     _, kernels = parse_pack(client.get(url("kernels", run=run, step=0)).data)
     assert {name: e["meta"]["nonfinite"] for name, (_, e) in kernels.items()} == {
         "conv1/kernel": 0, "conv2/kernel": 3 * 3 * 4 * 6}
+
+
+# ------------------------------------------------------------------ feature visualizations
+
+
+def test_feature_viz_lists_the_scheduled_steps_and_layers(fviz_run, fviz_client):
+    r = fviz_client.get(url("feature_viz", run=fviz_run["run"]))
+    assert r.status_code == 200
+    data = r.get_json()
+    assert data["steps"] == fviz_run["viz_steps"] == [1, 3, 5]
+    assert data["layers"] == {
+        "conv1": {"channels": list(range(8)), "image_shape": [16, 16, 3]},
+        "conv2": {"channels": list(range(8)), "image_shape": [16, 16, 3]},
+        "conv3": {"channels": list(range(12)), "image_shape": [16, 16, 3]},
+    }
+    for rec in data["records"]:
+        assert rec["steps"] == fviz_run["steps"] and rec["seed"] == 0 and rec["seconds"] > 0
+        assert rec["cost"]["max_share"] is None and rec["cost"]["train_seconds"] > 0
+        assert all(len(l["objective"]) == len(l["channels"]) for l in rec["layers"].values())
+    # the spent time only grows
+    spent = [rec["cost"]["spent_seconds"] for rec in data["records"]]
+    assert spent == sorted(spent) and spent[0] > 0
+
+
+def test_feature_viz_image_is_the_strip_of_the_channels_images(fviz_run, fviz_client):
+    from PIL import Image
+
+    import cnn_tb
+
+    last = fviz_run["viz_steps"][-1]
+    r = fviz_client.get(url("feature_viz_image", run=fviz_run["run"], step=last, layer="conv3"))
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    strip = np.asarray(Image.open(io.BytesIO(r.data))).astype(np.float32) / 255.0
+    assert strip.shape == (16, 12 * 16, 3)
+    # the last step's images are those of the trained model, same seed, same steps
+    again = cnn_tb.feature_visualization(fviz_run["model"], "conv3", channels=range(12), steps=fviz_run["steps"], seed=0)
+    np.testing.assert_allclose(strip, again.transpose(1, 0, 2, 3).reshape(16, 12 * 16, 3), atol=1.5 / 255)
+    # and the images changed with training: the first step's strip differs
+    first = fviz_client.get(url("feature_viz_image", run=fviz_run["run"], step=fviz_run["viz_steps"][0], layer="conv3"))
+    assert np.abs(np.asarray(Image.open(io.BytesIO(first.data))).astype(np.float32) / 255.0 - strip).max() > 0.1
+
+
+@pytest.mark.parametrize("params, status, message", [
+    ({"step": 2, "layer": "conv3"}, 404, "no feature visualizations at step 2"),
+    ({"step": 5, "layer": "dense"}, 404, "layer 'dense' has no feature visualizations"),
+    ({"step": 5}, 400, "missing query parameter 'layer'"),
+    ({"layer": "conv3"}, 400, "missing query parameter 'step'"),
+    ({"step": "x", "layer": "conv3"}, 400, "must be an integer"),
+])
+def test_feature_viz_image_errors(fviz_run, fviz_client, params, status, message):
+    r = fviz_client.get(url("feature_viz_image", run=fviz_run["run"], **params))
+    assert r.status_code == status
+    assert message in r.get_data(as_text=True)
+
+
+def test_feature_viz_of_a_run_without_them_is_empty_and_unknown_run_404(synthetic_client):
+    r = synthetic_client.get(url("feature_viz", run="hostile/cnn_tb"))
+    assert r.status_code == 200
+    assert r.get_json() == {"run": "hostile/cnn_tb", "steps": [], "layers": {}, "records": []}
+    assert synthetic_client.get(url("feature_viz", run="nope")).status_code == 404
+    r = synthetic_client.get(url("feature_viz_image", run="hostile/cnn_tb", step=0, layer="conv1"))
+    assert r.status_code == 404
+
+
+def test_feature_viz_image_with_a_truncated_pack_file_is_404(fviz_run, tmp_path):
+    import shutil
+
+    from tests.support.plugin_client import make_client
+
+    root = str(tmp_path / "copy")
+    shutil.copytree(fviz_run["log_dir"], root)
+    run_dir = os.path.join(root, fviz_run["run"])
+    for folder, _, files in os.walk(run_dir):
+        for name in files:
+            if name.endswith(tags.FEATURE_VIZ_SUFFIX):
+                with open(os.path.join(folder, name), "r+b") as f:
+                    f.truncate(10)
+    client = make_client(root)
+    r = client.get(url("feature_viz_image", run=fviz_run["run"], step=1, layer="conv1"))
+    assert r.status_code == 404 and "truncated" in r.get_data(as_text=True)

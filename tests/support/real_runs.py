@@ -70,6 +70,34 @@ def train_small(root, epochs=6, n_probes=4, image_size=16, hostile=False, n_imag
             "steps": list(range(-1, epochs))}
 
 
+def train_with_feature_viz(root, name="fviz_run", epochs=6, every=2, steps=32, n_images=600, seed_cnn=False):
+    """A model trained with ``LayerFlow`` and feature visualizations at every
+    ``every``-th epoch and the last (no budget, so the steps are known):
+    :func:`tiny_model` (16x16), or the seed CNN (``notebook_cnn``, 32x32) with
+    ``seed_cnn=True``."""
+    import cnn_tb
+    import keras
+
+    keras.utils.set_random_seed(0)
+    size = 32 if seed_cnn else 16
+    x, y, names = _data(n_images, size)
+    if seed_cnn:
+        from cnn_tb.demo import models
+
+        model = models.compile_for_demo(models.notebook_cnn())
+    else:
+        model = tiny_model(len(names), size)
+    idx = [int(np.flatnonzero(y == c)[0]) for c in range(4)]
+    probes = cnn_tb.Probes(x[idx], labels=y[idx], class_names=names)
+    log_dir = os.path.join(root, name)
+    opts = {"every_n_epochs": every, "steps": steps, "max_share": None}
+    model.fit(x, y, epochs=epochs, batch_size=32, verbose=0,
+              callbacks=[cnn_tb.LayerFlow(log_dir, probes, feature_viz=opts)])
+    viz_steps = sorted({e for e in range(epochs) if (e + 1) % every == 0} | {epochs - 1})
+    return {"log_dir": root, "run": f"{name}/cnn_tb", "model": model, "epochs": epochs,
+            "viz_steps": viz_steps, "steps": steps, "size": size}
+
+
 def write_many_epochs(root, epochs=30, n_probes=2, image_size=16):
     """``epochs`` logged steps (plus the untrained one) without training."""
     log_dir = os.path.join(root, "long_run")

@@ -52,6 +52,8 @@ export class Api {
     this.packs = new Lru(400);
     this.kernelPacks = new Lru(300);
     this.hists = new Lru(64);
+    this.fviz = new Lru(8);
+    this.fvizImages = new Lru(256);
   }
 
   async _fetch(route, params) {
@@ -116,7 +118,21 @@ export class Api {
     );
   }
 
+  /** The run's feature visualization index; `version` changes when the epochs do. */
+  featureViz(run, version) {
+    return this._cached(this.fviz, JSON.stringify([run, version]), () => this.json("feature_viz", { run }));
+  }
+
+  /** The strip of feature visualizations of `layer` at `step`, decoded (an ImageBitmap). */
+  featureVizImage(run, step, layer) {
+    return this._cached(this.fvizImages, JSON.stringify([run, step, layer]), async () =>
+      createImageBitmap(await (await this._fetch("feature_viz_image", { run, step, layer })).blob()),
+    );
+  }
+
   clear() {
+    this.fviz.clear();
+    this.fvizImages.clear();
     this.packs.clear();
     this.kernelPacks.clear();
     this.hists.clear();

@@ -3,6 +3,7 @@
 
 import * as draw from "../draw.js";
 import { className, el, field, fmt, pct, probeName, select, shapeText, stepLabel } from "../dom.js";
+import * as fviz from "./feature_viz.js";
 
 const STAT_ROWS = ["mean", "std", "min", "max", "zero_frac", "neg_frac", "dead_frac"];
 const FRACTIONS = new Set(["zero_frac", "neg_frac", "dead_frac"]);
@@ -21,11 +22,16 @@ export async function renderDetail(app, token) {
   const step = app.step();
   const probe = app.probe;
   const wantsKernel = layer.is_conv;
-  const [pack, image, kpack] = await Promise.all([
+  const [pack, image, kpack, index] = await Promise.all([
     app.api.activations(app.run, probe, step).catch((e) => e),
     app.probeImage(probe),
     wantsKernel ? app.api.kernels(app.run, step, layer.name).catch((e) => e) : Promise.resolve(null),
+    fviz.featureVizIndex(app),
   ]);
+  if (token !== app.token) return;
+  const rec = fviz.recordAt(index, step);
+  const vizRec = rec && rec.layers[layer.name] ? rec : null;
+  const bitmap = vizRec ? await fviz.strip(app, vizRec.step, layer.name) : null;
   if (token !== app.token) return;
   const arrays = pack instanceof Error ? {} : pack.layers.get(layer.name) || {};
   const close = el("button", { class: "btn icon close", text: "×", title: "close" });
@@ -43,6 +49,7 @@ export async function renderDetail(app, token) {
   ]);
   const sections = [];
   sections.push(mapsSection(app, layer, arrays));
+  if (vizRec) sections.push(featureVizSection(app, layer, vizRec, bitmap, arrays, kpack, step));
   if (wantsKernel) sections.push(kernelSection(app, layer, kpack));
   sections.push(heatmapSection(app, layer, arrays, image));
   sections.push(statsSection(app, layer));
@@ -104,6 +111,54 @@ function mapsSection(app, layer, arrays) {
     const c = el("canvas", { class: "map" });
     draw.drawMap(c, maps, k, range, app.cmap);
     grid.append(el("figure", { class: "map-tile", data: { channel: channels[k] } }, [c, el("figcaption", { text: `ch ${channels[k]}` })]));
+  }
+  box.append(grid);
+  return box;
+}
+
+/** One kernel filter `f` of a kernel pack entry, as an entry of one filter. */
+function oneFilter(entry, f) {
+  const [kh, kw, cin, cout] = entry.shape;
+  const data = new Uint8Array(kh * kw * cin);
+  for (let i = 0; i < kh * kw * cin; i++) data[i] = entry.data[i * cout + f];
+  return { ...entry, shape: [kh, kw, cin, 1], data };
+}
+
+/** Each visualized channel: its feature visualization beside its feature map (this probe) and kernel. */
+function featureVizSection(app, layer, rec, bitmap, arrays, kpack, step) {
+  const box = el("section", { class: "fviz-detail" }, [
+    el("h4", { text: "What each channel looks for" }),
+    el("p", { class: "muted", text: `Per channel: its feature visualization (${fviz.note(rec, step)}), its feature map on ${probeName(app.probe)}${layer.is_conv ? " and its kernel" : ""}.` }),
+  ]);
+  if (!bitmap || bitmap instanceof Error) {
+    box.append(el("p", { class: "muted", text: bitmap ? bitmap.message : "not loaded" }));
+    return box;
+  }
+  const entry = rec.layers[layer.name];
+  const [h, w] = entry.image_shape;
+  const maps = arrays.maps;
+  const mapChannels = maps ? (maps.meta && maps.meta.channels) || [...Array(maps.shape[2]).keys()] : [];
+  const kernel = kpack && !(kpack instanceof Error) ? kpack.arrays.get(`${layer.name}/kernel`) : null;
+  const range = app.norm === "fixed" ? app.range(layer.name) : null;
+  const grid = el("div", { class: "fviz-pairs" });
+  for (let k = 0; k < Math.min(entry.channels.length, Math.floor(bitmap.width / w)); k++) {
+    const ch = entry.channels[k];
+    const parts = [];
+    const v = el("canvas", { class: "fviz", title: "feature visualization" });
+    fviz.drawTile(v, bitmap, k, h, w);
+    parts.push(v);
+    const m = mapChannels.indexOf(ch);
+    if (m >= 0) {
+      const c = el("canvas", { class: "map", title: "feature map on the probe" });
+      draw.drawMap(c, maps, m, range, app.cmap);
+      parts.push(c);
+    }
+    if (kernel && ch < kernel.shape[3]) {
+      const c = el("canvas", { class: "kernel-one", title: "kernel" });
+      draw.drawKernelGrid(c, oneFilter(kernel, ch), 1);
+      parts.push(c);
+    }
+    grid.append(el("figure", { class: "fviz-pair", data: { channel: ch } }, [el("div", { class: "fviz-parts" }, parts), el("figcaption", { text: `ch ${ch}` })]));
   }
   box.append(grid);
   return box;
