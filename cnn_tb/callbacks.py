@@ -49,8 +49,9 @@ class _LayerCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         total = (self.params or {}).get("epochs")
-        if (epoch + 1) % self.every_n_epochs == 0 or (total is not None and epoch + 1 == total):
-            self.logger.log(epoch, logs)
+        last = total is not None and epoch + 1 == total
+        if (epoch + 1) % self.every_n_epochs == 0 or last:
+            self.logger.log(epoch, logs, pool=True if last else None)
 
     def on_train_end(self, logs=None):
         self.logger.close()
@@ -68,7 +69,12 @@ _COMMON_ARGS = """
             layer classes or a predicate; default: every map or vector layer
             but dropout/reshape), ``max_channels`` (32), ``cmap``
             ("viridis"), ``kernel_cmap`` ("RdBu_r"), ``heatmap_cmap`` ("jet"),
-            ``budget_bytes``, ``image_probes``, ``histograms``, ``run_name``.
+            ``budget_bytes``, ``image_probes``, ``histograms``, ``run_name``;
+            with a held-out pool: ``pool`` (``cnn_tb.Probes`` with labels, an
+            ``(images, labels)`` pair or a ``tf.data.Dataset``),
+            ``pool_every_n_epochs`` (1; the last epoch always),
+            ``embedding_layers`` (the layer feeding the output),
+            ``pool_examples`` (6).
 
     Raises:
         ValueError / TypeError: bad arguments (here), or a model / probes that
