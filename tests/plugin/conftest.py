@@ -42,3 +42,19 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_client(trained):
     return make_client(trained["log_dir"])
+
+
+@pytest.fixture(scope="session")
+def pool_logdir(tmp_path_factory):
+    """A run with a held-out pool (hostile class name) beside a run without one."""
+    from tests.support.pool_runs import write_pool_run
+
+    root = str(tmp_path_factory.mktemp("pool"))
+    info = write_pool_run(root, hostile=True)
+    real_runs.write_deep_run(root, steps=(-1,))  # a run without a pool
+    return root, info
+
+
+@pytest.fixture(scope="session")
+def pool_client(pool_logdir):
+    return make_client(pool_logdir[0])

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tests.support import fixture_writer
 
 P = "/data/plugin/cnn_tb"
-ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels"]
+ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels", "pool", "pool_images", "pool_pack"]
 PARAMS = ["run", "probe", "step", "layer", "kinds"]
 
 VALUES = st.one_of(
@@ -19,6 +19,7 @@ VALUES = st.one_of(
         "hostile/cnn_tb", "corrupt/cnn_tb", "interrupted/cnn_tb", "future_epoch/cnn_tb",
         "foreign/cnn_tb", "../../etc/passwd", "..%2f..%2f", "-1", "0", "1", "2", "1e9", "NaN",
         "conv1", fixture_writer.HOSTILE, "maps,mean", "maps,,", "", " ", "\u202e", "💥", "0x10",
+        "pool_run/cnn_tb", "deep_run/cnn_tb", "nearest,margin", "examples", "input",
     ]),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=200),
 )
@@ -69,3 +70,26 @@ def test_random_static_paths_are_404_or_allowed(synthetic_client, path):
     check(r)
     if r.status_code == 200:
         assert urllib.parse.unquote(path) in STATIC_FILES or path in STATIC_FILES
+
+
+@SETTINGS
+@given(route=st.sampled_from(["pool", "pool_images", "pool_pack"]), query=QUERY)
+def test_random_queries_of_the_pool_routes_never_fail(pool_client, route, query):
+    check(pool_client.get(f"{P}/{route}?{urllib.parse.urlencode(query)}"))
+
+
+@SETTINGS
+@given(
+    route=st.sampled_from(["pool", "pool_images", "pool_pack"]),
+    run=st.sampled_from(["pool_run/cnn_tb", "deep_run/cnn_tb", "x/cnn_tb"]),
+    step=st.integers(min_value=-(10**13), max_value=10**13) | st.sampled_from([-1, 0, 1]),
+    layer=st.one_of(st.none(), st.sampled_from(["input", "conv1", "gap", "predictions", fixture_writer.HOSTILE, "x"])),
+    kinds=st.one_of(st.none(), st.sampled_from(["examples", "nearest,margin", "pred", "maps", ""])),
+)
+def test_well_formed_pool_queries_give_200_or_4xx(pool_client, route, run, step, layer, kinds):
+    params = {"run": run, "step": step}
+    params.update({k: v for k, v in (("layer", layer), ("kinds", kinds)) if v is not None})
+    r = pool_client.get(f"{P}/{route}?{urllib.parse.urlencode(params)}")
+    check(r)
+    if r.status_code == 400:  # only a bad kind or a step of more than 12 digits
+        assert kinds in ("maps", "") and route == "pool_pack" or len(str(abs(step))) > 12 and route != "pool"

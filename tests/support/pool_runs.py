@@ -1,0 +1,47 @@
+"""Log dirs with a held-out pool, written by the real writer (no training: the
+weights get a small random change between steps so the steps differ)."""
+
+import os
+
+import numpy as np
+
+from tests.support.fixture_writer import HOSTILE
+
+
+def join_compilations():
+    """Wait for the background compilations of every capture (see tests/pool/conftest.py)."""
+    from cnn_tb.model import backend
+
+    for thread in list(backend._compiling):
+        thread.join()
+
+
+def write_pool_run(root, name="pool_run", steps=(-1, 0, 1), n_pool=60, n_probes=3, hostile=False, seed=0):
+    """``<root>/<name>/cnn_tb`` logged with ``pool=`` at ``steps``; returns a description."""
+    import cnn_tb
+    import keras
+
+    from cnn_tb.demo.datasets import CLASS_NAMES, make_shapes
+    from tests.support.real_runs import tiny_model
+
+    keras.utils.set_random_seed(seed)
+    x, y = make_shapes(n_pool, image_size=16, seed=seed + 5)
+    x = x.astype(np.float32)
+    names = list(CLASS_NAMES)
+    if hostile:
+        names[0] = HOSTILE
+    model = tiny_model(len(names), 16)
+    probes = cnn_tb.Probes(x[:n_probes], labels=y[:n_probes], class_names=names)
+    log_dir = os.path.join(root, name)
+    logger = cnn_tb.LayerLogger(log_dir, probes, pool=(x, y))
+    logger.attach(model)
+    rng = np.random.default_rng(seed)
+    for step in steps:
+        if step >= 0:
+            for w in model.trainable_weights:
+                w.assign(w + rng.normal(0, 0.05, w.shape).astype("float32"))
+        assert logger.log(step)
+    logger.close()
+    join_compilations()
+    return {"log_dir": log_dir, "run": f"{name}/cnn_tb", "x": x, "y": y, "names": names, "model": model,
+            "steps": list(steps), "logger": logger}
