@@ -29,6 +29,13 @@ def makedirs(path):
         os.makedirs(path, exist_ok=True)
 
 
+def open_new(path):
+    """A new binary file at ``path``, open for writing (``write``, ``flush``, ``close``)."""
+    if not is_remote(path):
+        return open(path, "xb", buffering=0)
+    return gfile().GFile(path, "wb")
+
+
 def write_new(path, data):
     """Write ``data`` to a new file at ``path``; readers never see a partial file
     where the file system can rename (local paths, TensorFlow's file systems)."""

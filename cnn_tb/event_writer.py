@@ -1,10 +1,12 @@
-"""Event files for the cnn_tb run, written without running TensorFlow ops.
+"""Event files and pack files for the cnn_tb run, written without TensorFlow.
 
-Summaries are built as protos in Python (:mod:`cnn_tb.summaries.values`) and appended to an event file through
-``tf.io.TFRecordWriter``, whose record framing and CRCs are computed in C++
-and whose paths go through TensorFlow's file systems (``gs://`` and friends).
-All values of one logged step go into ONE event, so a step is written in one
-record, and a flush after each step puts it on disk.
+Summaries are built as protos in Python (:mod:`cnn_tb.summaries.values`) and
+appended to an event file in TensorFlow's record format (length, masked CRC32C
+of the length, data, masked CRC32C of the data; the CRCs by ``google-crc32c``).
+Local paths are plain files; other paths (``gs://...``) go through
+TensorBoard's ``gfile``, which is TensorFlow's file systems when TensorFlow is
+installed. All values of one logged step go into ONE event, so a step is
+written in one record, and a flush after each step puts it on disk.
 
 One writer is shared per run directory inside a process (several cnn_tb
 callbacks on the same ``log_dir`` append to the same file).
@@ -12,9 +14,11 @@ callbacks on the same ``log_dir`` append to the same file).
 
 import os
 import socket
+import struct
 import threading
 import time
 
+import google_crc32c
 from tensorboard.compat.proto import event_pb2
 
 from cnn_tb import _fs
@@ -24,11 +28,16 @@ _shared = {}  # run_dir -> [EventWriter, refcount]
 _uid = [0]
 
 
-def _tf():
-    """TensorFlow, imported on first write (its file systems and record writer)."""
-    import tensorflow as tf
+def masked_crc32c(data):
+    """TensorFlow's masked CRC32C of ``data`` (the record format's checksums)."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
-    return tf
+
+def record(data):
+    """``data`` framed as one TFRecord."""
+    length = struct.pack("<Q", len(data))
+    return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
 
 
 class EventWriter:
@@ -40,17 +49,15 @@ class EventWriter:
         self.path = None
 
     def _open(self):
-        tf = _tf()
-        tf.io.gfile.makedirs(self.run_dir)
+        _fs.makedirs(self.run_dir)
         # The session id's counter is zero-padded: TensorBoard reads the files
         # of a run in name order, and a later file of this process must never
         # sort first.
-        name = "events.out.tfevents.%s.cnn_tb" % session_id()
-        self.path = os.path.join(self.run_dir, name) if "://" not in self.run_dir else self.run_dir.rstrip("/") + "/" + name
-        self._writer = tf.io.TFRecordWriter(self.path)
+        self.path = _fs.join(self.run_dir, "events.out.tfevents.%s.cnn_tb" % session_id())
+        self._writer = _fs.open_new(self.path)
         first = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
         first.source_metadata.writer = "cnn_tb"
-        self._writer.write(first.SerializeToString())
+        self._writer.write(record(first.SerializeToString()))
 
     def write(self, step, values, wall_time=None):
         """Write ``values`` (``Summary.Value`` protos) as one event at ``step``."""
@@ -60,7 +67,7 @@ class EventWriter:
             self._open()
         event = event_pb2.Event(wall_time=wall_time or time.time(), step=int(step))
         event.summary.value.extend(values)
-        self._writer.write(event.SerializeToString())
+        self._writer.write(record(event.SerializeToString()))
 
     def flush(self):
         if self._writer is not None:
@@ -104,9 +111,8 @@ def check_writable(run_dir, log_dir):
     Raises:
         PermissionError: naming the directory and the reason.
     """
-    tf = _tf()
     try:
-        tf.io.gfile.makedirs(run_dir)
+        _fs.makedirs(run_dir)
     except Exception as e:  # noqa: BLE001 - any file-system error
         raise PermissionError(f"cnn_tb cannot create its run directory {run_dir!r} under log_dir={log_dir!r}: {e}") from e
     if "://" not in run_dir and not os.access(run_dir, os.W_OK | os.X_OK):

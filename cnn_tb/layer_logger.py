@@ -197,6 +197,8 @@ class LayerLogger:
         out = {k.name: k.device(t) for k in self._kinds if k.device is not None}
         if any(k.needs_stats for k in self._kinds):
             out["layer_stats"] = reduce.layer_stats(t, [i.name for i in self.ctx.selected])
+        if any(k.needs_histograms for k in self._kinds):
+            out["layer_histograms"] = reduce.histograms(t, [i.name for i in self.ctx.selected])
         return out
 
     def log(self, step, logs=None, *, pool=None):

@@ -67,3 +67,23 @@ def test_check_writable(tmp_path):
     with pytest.raises(PermissionError, match=r"cannot create its run directory .*file/cnn_tb"):
         event_writer.check_writable(str(blocker / "cnn_tb"), str(blocker))
     np.testing.assert_equal(os.path.exists(blocker / "cnn_tb"), False)
+
+
+def test_records_match_tensorflows_record_format(tmp_path):
+    """Our framing, read back by TensorFlow's reader and checked against
+    TensorBoard's own (pure Python) CRC implementation."""
+    import struct
+
+    import tensorflow as tf
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    for data in (b"", b"x", bytes(range(256)) * 40):
+        assert event_writer.masked_crc32c(data) == masked_crc32c(data)
+        framed = event_writer.record(data)
+        assert framed[:8] == struct.pack("<Q", len(data)) and framed[12:-4] == data
+    path = str(tmp_path / "r.tfrecord")
+    payloads = [b"first", bytes(range(256)) * 100, b""]
+    with open(path, "wb") as f:
+        for p in payloads:
+            f.write(event_writer.record(p))
+    assert [r.numpy() for r in tf.data.TFRecordDataset(path)] == payloads

@@ -33,7 +33,9 @@ Epoch record (``cnn_tb/epoch``), every logged step, written last::
                       "probs": [float] | null,   # null when > 100 classes
                       "top": [[class, prob], ...]}],
      "nonfinite": bool,            # any NaN/Inf activation or kernel
-     "nonfinite_weights": [layer]}  # conv layers with NaN/Inf kernels
+     "nonfinite_weights": [layer],  # conv layers with NaN/Inf kernels
+     "histograms": {layer: [lo, hi, count, ...]}}  # 30 equal-width buckets over [lo, hi]
+                                                   # (absent in records written before)
 
 Pack index record (``cnn_tb/packs``), every logged step, before the epoch
 record::
@@ -291,9 +293,27 @@ EPOCH_FIELDS = (
     ("predictions", lambda x: [_parse(PREDICTION_FIELDS, _dict(p)) for p in x] if isinstance(x, list) else []),
     ("nonfinite", _flag),
     ("nonfinite_weights", _names),
+    ("histograms", lambda x: {_str(k): h for k, h in ((k, _histogram(v)) for k, v in _dict(x).items()) if h}),
 )
 # What the plugin serves of an epoch record (``/epochs``).
 EPOCH_SERVED = ("step", "epochs_completed", "wall_time", "logs", "layers", "kernel_change", "predictions", "nonfinite")
+
+
+def _histogram(x):
+    """``[lo, hi, count, ...]`` with finite ``lo <= hi`` and non-negative counts, or None."""
+    if not isinstance(x, list) or not 3 <= len(x) <= 1002:
+        return None
+    values = [opt_float(v) for v in x]
+    if any(v is None for v in values) or values[0] > values[1] or any(c < 0 for c in values[2:]):
+        return None
+    return values
+
+
+def parse_epoch_histograms(obj):
+    """``{layer: [lo, hi, count, ...]}`` of an epoch record (``{}`` when it has none)."""
+    if not isinstance(obj, dict):
+        raise FormatError("epoch record is not a JSON object")
+    return dict(EPOCH_FIELDS)["histograms"](obj.get("histograms"))
 
 
 def predictions(probs, pred, labels, top_k=5):

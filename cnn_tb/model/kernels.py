@@ -15,6 +15,7 @@ Conv3D / *3D        --                           not supported yet (warning)
 ==================  ===========================  ==============================
 """
 
+import keras
 import numpy as np
 
 
@@ -55,7 +56,7 @@ def kernel_shape(layer):
 
 def full_kernel(layer):
     """The layer's raw kernel weights (float32 numpy), for change tracking."""
-    return np.asarray(_weight(layer).numpy(), dtype=np.float32)
+    return np.asarray(keras.ops.convert_to_numpy(_weight(layer)), dtype=np.float32)
 
 
 def canonical(layer, raw=None):

@@ -128,6 +128,8 @@ def histograms(t, names):
         ``(lo [L], hi [L], counts [L, HISTOGRAM_BINS], n [L])`` in the order of
         ``names``: buckets over [lo, hi], the last one closed, as ``np.histogram``.
     """
+    if not names:
+        return (ops.zeros((0,)), ops.zeros((0,)), ops.zeros((0, HISTOGRAM_BINS)), ops.zeros((0,)))
     groups = t.groups(names)
     parts = []
     for g in groups:
@@ -139,8 +141,10 @@ def histograms(t, names):
         span = ops.where(hi > lo, hi - lo, 1.0)
         scaled = (ops.where(finite, v, lo[:, None]) - lo[:, None]) / span[:, None] * HISTOGRAM_BINS
         idx = ops.cast(ops.clip(ops.floor(scaled), 0, HISTOGRAM_BINS - 1), "int32")
-        hits = ops.logical_and(ops.equal(idx[..., None], ops.arange(HISTOGRAM_BINS, dtype="int32")), finite[..., None])
-        parts.append((lo, hi, ops.sum(_f32(hits), axis=1), n))
+        rows = np.repeat(np.arange(len(g), dtype=np.int32) * HISTOGRAM_BINS, v.shape[1])
+        bins = ops.reshape(idx, (-1,)) + rows
+        counts = ops.segment_sum(ops.reshape(_f32(finite), (-1,)), bins, len(g) * HISTOGRAM_BINS)
+        parts.append((lo, hi, ops.reshape(counts, (len(g), HISTOGRAM_BINS)), n))
     order = [n for g in groups for n in g]
     perm = np.array([order.index(n) for n in names], np.int32)
     return tuple(ops.take(ops.concatenate([p[k] for p in parts]), perm, axis=0) for k in range(4))

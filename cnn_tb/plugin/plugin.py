@@ -120,7 +120,7 @@ def _route(handler):
 
 
 class CnnTbPlugin(base_plugin.TBPlugin):
-    """Serves the flow view: runs, model graph, epochs, probes, activations, kernels."""
+    """Serves the flow view: runs, model graph, epochs, probes, activations, kernels, histograms."""
 
     plugin_name = tags.PLUGIN_NAME
 
@@ -147,6 +147,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
             "/pool": self._serve_pool,
             "/pool_images": self._serve_pool_images,
             "/pool_pack": self._serve_pool_pack,
+            "/histograms": self._serve_histograms,
         }
 
     def is_active(self):
@@ -241,3 +242,10 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         ctx, eid = self._ids(request)
         data = self._reader.pool_pack_impl(ctx, eid, run, step, layer=layer, kinds=kinds)
         return http_util.Respond(request, data, "application/octet-stream")
+
+    @_route
+    def _serve_histograms(self, request, params):
+        run = params.string("run")
+        layer = params.string("layer")
+        ctx, eid = self._ids(request)
+        return http_util.Respond(request, self._reader.histograms_impl(ctx, eid, run, layer), "application/json")

@@ -21,6 +21,10 @@ from cnn_tb.plugin.pack_files import PackFiles
 # loaders keep every step, and this bound lets the plugin read all of them.
 MAX_DOWNSAMPLE = 1_000_000
 
+# TensorBoard's histograms plugin (``tensorboard.plugins.histogram.metadata.PLUGIN_NAME``),
+# whose tensors cnn_tb writes under ``activation_histograms/<layer>``.
+HISTOGRAMS_PLUGIN = "histograms"
+
 # Age (seconds) after which a cached listing of blob references is listed
 # again in the background; a step missing from it is listed at once.
 BLOB_LISTING_TTL = 5.0
@@ -51,6 +55,7 @@ class CachedSource:
         self._run_listing = TimedListings(RUN_LISTING_TTL, 64)  # eid -> list_tensors result
         self._blob_listing = TimedListings(BLOB_LISTING_TTL, 256)  # (eid, run, tag) -> {step: datum}
         self._derived = VersionedMemo(512)  # (what, eid, run) -> run record / epochs payload
+        self._histograms = ByteLRU(16 << 20)  # (eid, run, layer, version) -> JSON bytes
 
     def _check_tag_content(self, run, tag, plugin_content):
         """True when the tag's plugin metadata is a version this reader knows."""
@@ -117,17 +122,38 @@ class CachedSource:
             return by_step
         return self._list_blob_series(ctx, eid, run, tag)
 
+    def _histogram_listing(self, ctx, eid, run, tag):
+        """The ``TensorTimeSeries`` of a Histograms-dashboard tag of ``run``, or None."""
+        listing = self._dp.list_tensors(
+            ctx, experiment_id=eid, plugin_name=HISTOGRAMS_PLUGIN, run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag])
+        )
+        return listing.get(run, {}).get(tag)
+
+    def _histogram_data(self, ctx, eid, run, tag):
+        """Every step of a Histograms-dashboard tag that TensorBoard kept: ``[TensorDatum]``."""
+        data = self._dp.read_tensors(
+            ctx,
+            experiment_id=eid,
+            plugin_name=HISTOGRAMS_PLUGIN,
+            downsample=MAX_DOWNSAMPLE,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+        )
+        return list(data.get(run, {}).get(tag) or ())
+
     def _read_blob(self, ctx, ref):
         return self._dp.read_blob(ctx, blob_key=ref.blob_key)
 
-    def _decoded_records(self, ctx, eid, run, tag, parse):
-        """``[(step, record)]`` of a tensor tag; undecodable records skipped."""
+    def _decoded_records(self, ctx, eid, run, tag, parse, what="record"):
+        """``[(step, parse(record))]`` of a tensor tag; undecodable records skipped.
+
+        ``what`` names the parse: each is cached on its own.
+        """
         series = self._dp.read_tensors(
             ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
         ).get(run, {}).get(tag)
         out = {}
         for datum in series or ():
-            key = (eid, run, tag, datum.step, datum.wall_time)
+            key = (what, eid, run, tag, datum.step, datum.wall_time)
             rec = self._records.get(key)
             if rec is None:
                 try:

@@ -8,7 +8,7 @@ record for the CNN Flow tab, for every logged layer.
 import math
 
 from cnn_tb.contract.tags import STAT_NAMES, TAGS
-from cnn_tb.model import reduce
+from cnn_tb.model import reduce  # noqa: F401 - STATS names the vector from_vector reads
 from cnn_tb.summaries.base import Kind
 from cnn_tb.summaries.values import histogram_counts_value, scalar_value
 
@@ -27,10 +27,9 @@ class ActivationStats(Kind):
     name = "stats"
     needs_stats = True
 
-    def device(self, t):
-        if not self.settings.histograms or not self.ctx.dashboard_names:
-            return {}
-        return dict(zip(("lo", "hi", "counts", "n"), reduce.histograms(t, self.ctx.dashboard_names)))
+    @property
+    def needs_histograms(self):
+        return self.settings.histograms
 
     def values(self, step):
         tag = TAGS["activation_stats"]
@@ -40,8 +39,9 @@ class ActivationStats(Kind):
             out.extend(scalar_value(f"{tag}/{name}/{stat}", s[stat]) for stat in STAT_NAMES if s[stat] == s[stat])
             if s["nonfinite"]:
                 out.append(scalar_value(f"{tag}/{name}/nonfinite", s["nonfinite"]))
-        h = step.device.get(self.name)
-        for k, name in enumerate(self.ctx.dashboard_names if h else ()):
-            if h["n"][k] > 0:
-                out.append(histogram_counts_value(f"{TAGS['activation_hist']}/{name}", float(h["lo"][k]), float(h["hi"][k]), h["counts"][k]))
+        histograms = step.histograms
+        for name in self.ctx.dashboard_names if self.settings.histograms else ():
+            lo, hi, counts, n = histograms[name]
+            if n > 0:
+                out.append(histogram_counts_value(f"{TAGS['activation_hist']}/{name}", lo, hi, counts))
         return out

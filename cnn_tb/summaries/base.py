@@ -19,7 +19,8 @@ hands it to every requested kind as a :class:`Step`; each kind turns it into
 
 It declares what it needs: ``needs_probes`` (a forward pass of the probes),
 ``needs_kernels`` (the kernels and their change), ``needs_stats`` (the layer
-statistics), ``wants_gradcam`` (the Grad-CAM backward pass).
+statistics), ``needs_histograms`` (every logged layer's activation
+histogram), ``wants_gradcam`` (the Grad-CAM backward pass).
 """
 
 import dataclasses
@@ -164,6 +165,14 @@ class Step:
         rows = self.device.get("layer_stats")
         return {} if rows is None else {i.name: from_vector(v) for i, v in zip(self.selected, rows)}
 
+    @functools.cached_property
+    def histograms(self):
+        """``{layer: (lo, hi, counts, n)}`` of every logged layer (reduced on the device)."""
+        h = self.device.get("layer_histograms")
+        if h is None:
+            return {}
+        return {i.name: (float(h[0][k]), float(h[1][k]), h[2][k], int(h[3][k])) for k, i in enumerate(self.selected)}
+
 
 class Kind:
     """Base class of a kind of summary; see the module docstring."""
@@ -172,6 +181,7 @@ class Kind:
     needs_probes = True
     needs_kernels = False
     needs_stats = False
+    needs_histograms = False
     wants_gradcam = False
 
     def __init__(self, settings):

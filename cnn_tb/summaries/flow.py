@@ -180,6 +180,7 @@ class Flow(Kind):
     name = "flow"
     needs_kernels = True
     needs_stats = True
+    needs_histograms = True
     wants_gradcam = True
 
     def attach(self, ctx):
@@ -258,6 +259,7 @@ class Flow(Kind):
             predictions=records.predictions(result.probs, result.pred, self.ctx.probes.labels),
             nonfinite=bool(nonfinite),
             nonfinite_weights=bad_weights,
+            histograms={name: [lo, hi] + [int(c) for c in counts] for name, (lo, hi, counts, n) in step.histograms.items() if n > 0},
         )
 
 

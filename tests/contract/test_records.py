@@ -234,6 +234,7 @@ def sample_epoch_record(**over):
                       "top": [[1, 0.75], [0, 0.125], [2, 0.125]]}],
         nonfinite=False,
         nonfinite_weights=["conv2"],
+        histograms={"conv1": [0.0, 2.0, 3, 0, 5], "dense": [-1.5, 1.5, 1, 1]},
     )
     fields.update(over)
     return records.build_epoch_record(**fields)
@@ -243,6 +244,17 @@ def test_build_epoch_record_has_exactly_the_fields_and_version():
     rec = sample_epoch_record()
     assert list(rec) == [k for k, _ in records.EPOCH_FIELDS]
     assert rec["version"] == tags.FORMAT_VERSION
+
+
+def test_epoch_histograms_round_trip_and_bad_entries_are_dropped():
+    rec = round_trip_json(sample_epoch_record())
+    assert records.parse_epoch_histograms(rec) == {"conv1": [0.0, 2.0, 3.0, 0.0, 5.0], "dense": [-1.5, 1.5, 1.0, 1.0]}
+    rec["histograms"] = {"a": [1.0, 0.0, 3], "b": [0, 1, -1], "c": [0, 1], "d": "x", "e": [0, 1, None], "f": [0, 1, 2]}
+    assert records.parse_epoch_histograms(rec) == {"f": [0.0, 1.0, 2.0]}
+    del rec["histograms"]
+    assert records.parse_epoch_histograms(rec) == {}  # records written before the field
+    with pytest.raises(records.FormatError):
+        records.parse_epoch_histograms([1, 2])
 
 
 def test_epoch_record_round_trip_serves_only_the_served_fields():

@@ -113,3 +113,39 @@ def test_describe_is_the_run_record_layer_entry():
         logged=True, activation="relu", is_conv=True, kernel_shape=[3, 3, 3, 4], parent=None,
     )
     assert records.parse_run_record({"layers": [entry]})["layers"][0] == entry
+
+
+def test_representative_layers_of_resnet50():
+    model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=10)
+    selected = graph.select(graph.walk(model))
+    shown = [i.name for i in graph.representative(selected)]
+    # the last layer of each resolution stage, the first and last conv, the output
+    assert shown == [
+        "conv1_conv", "conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out",
+        "conv5_block3_3_conv", "conv5_block3_out", "predictions",
+    ]
+    assert graph.dashboard(selected) == graph.representative(selected)  # 176 logged layers > 24
+    few = selected[:20]
+    assert graph.dashboard(few) == few  # at most 24: every layer
+
+
+def test_representative_thins_many_stages_to_the_limit():
+    infos = [graph.LayerInfo(name=f"l{k}", layer=None, class_name="Conv2D", kind=MAP, output_shape=(40 - k, 8, 4),
+                             inbound=[], params=0, is_conv=True) for k in range(30)]
+    shown = graph.representative(infos, limit=10)
+    assert len(shown) == 10
+    assert shown[0].name == "l0" and shown[-1].name == "l29"  # first conv, last conv / output kept
+    assert [i.name for i in shown] == sorted((i.name for i in shown), key=lambda n: int(n[1:]))
+
+
+def test_dashboard_layers_option():
+    infos = graph.walk(residual_nested())
+    selected = graph.select(infos)
+    assert [i.name for i in graph.dashboard(selected, "all")] == [i.name for i in selected]
+    assert [i.name for i in graph.dashboard(selected, ["out", "c1"])] == ["c1", "out"]
+    assert [i.name for i in graph.dashboard(selected, keras.layers.Dense)] == ["out"]
+    assert [i.name for i in graph.dashboard(selected, lambda layer: "a" in layer.name)] == ["add", "gap"]
+    with pytest.raises(ValueError, match=r"`dashboard_layers` names a layer that is not logged: 'drop'"):
+        graph.dashboard(selected, ["drop"])
+    with pytest.raises(TypeError, match=r"`dashboard_layers` entries must be layer names"):
+        graph.validate_layers_arg([3], "dashboard_layers")

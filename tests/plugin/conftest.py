@@ -58,3 +58,35 @@ def pool_logdir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pool_client(pool_logdir):
     return make_client(pool_logdir[0])
+
+
+def write_application_run(root, name, side=32, steps=(-1, 0), n_probes=3, seed=0):
+    """``keras.applications.<name>`` (weights=None, 10 classes) logged with
+    ``cnn_tb.log_layers`` at ``steps`` (a small random weight change between
+    steps, no training); probes are random images without class names."""
+    import keras
+    import numpy as np
+
+    import cnn_tb
+
+    model = getattr(keras.applications, name)(weights=None, input_shape=(side, side, 3), classes=10)
+    rng = np.random.default_rng(seed)
+    probes = cnn_tb.Probes(rng.random((n_probes, side, side, 3), dtype=np.float32),
+                           labels=[i % 10 for i in range(n_probes)])
+    log_dir = os.path.join(root, name.lower())
+    for step in steps:
+        if step >= 0:
+            for w in model.trainable_weights:
+                w.assign(w + rng.normal(0, 0.01, w.shape).astype("float32"))
+        cnn_tb.log_layers(model, probes, log_dir, step)
+    n_layers = len(model.layers)
+    keras.backend.clear_session()
+    return {"run": f"{name.lower()}/cnn_tb", "layers": n_layers, "steps": list(steps), "n_probes": n_probes}
+
+
+@pytest.fixture(scope="session")
+def zoo_runs(tmp_path_factory):
+    """ResNet50 and DenseNet121 runs (real writer, 2 steps, 3 random probes)."""
+    root = str(tmp_path_factory.mktemp("zoo"))
+    runs = {name: write_application_run(root, name) for name in ("ResNet50", "DenseNet121")}
+    return root, runs

@@ -1,7 +1,11 @@
-"""End-to-end: the CNN Flow tab in headless Chromium against a real TensorBoard.
+"""End-to-end: the CNN Flow tab in headless Chromium (1600x1000) against a real TensorBoard.
 
+Runs: the seed CNN (cnn_tb.demo's notebook CNN, 14 logged layers) trained with
+LayerFlow, a tiny residual CNN, hostile names, a 24-layer chain, and
+keras.applications ResNet50 and DenseNet121 logged with log_layers.
 Skipped when Chromium is missing, except under CI=true where that fails.
-Screenshots go to tests/artifacts/ (and docs/flow_view.png).
+Screenshots go to tests/artifacts/ and docs/ (flow_view.png,
+flow_view_resnet50.png, depth_chart.png, compare_view.png).
 """
 
 import json
@@ -16,7 +20,8 @@ from tests.support import tb_server
 
 REPO = tb_server.REPO
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts")
-DOCS_SHOT = os.path.join(REPO, "docs", "flow_view.png")
+DOCS = os.path.join(REPO, "docs")
+VIEWPORT = {"width": 1600, "height": 1000}
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -56,10 +61,14 @@ CANVAS_INFO = """
 
 
 @pytest.fixture(scope="module")
-def served(trained, tmp_path_factory):
+def served(trained, demo_run, zoo_runs, tmp_path_factory):
     root = str(tmp_path_factory.mktemp("browser"))
     shutil.copytree(os.path.join(trained["log_dir"], os.path.dirname(trained["run"])),
                     os.path.join(root, os.path.dirname(trained["run"])))
+    shutil.copytree(os.path.join(demo_run["log_dir"], "cnn_tb"), os.path.join(root, "seed_cnn", "cnn_tb"))
+    zoo_root, zoo = zoo_runs
+    for info in zoo.values():
+        shutil.copytree(os.path.join(zoo_root, os.path.dirname(info["run"])), os.path.join(root, os.path.dirname(info["run"])))
     hostile = real_runs.train_small(root, epochs=2, n_probes=3, hostile=True, n_images=300)
     synthetic = fixture_writer.HOSTILE + " run"  # a run (directory) name holding HTML too
     fixture_writer.write_run(os.path.join(root, synthetic, "cnn_tb"), hostile=True,
@@ -67,10 +76,11 @@ def served(trained, tmp_path_factory):
     deep = real_runs.write_deep_run(root)
     with tb_server.TensorBoard(root, load_fast="true") as tb:
         tb.wait_ready()
-        tb.wait_for("/data/plugin/cnn_tb/runs", lambda s, b: s == 200 and b.count(b'"last_step": ') == 4
-                    and b'"last_step": null' not in b)
+        tb.wait_for("/data/plugin/cnn_tb/runs", lambda s, b: s == 200 and b.count(b'"last_step": ') == 7
+                    and b'"last_step": null' not in b, timeout=240)
         yield {"tb": tb, "root": root, "demo": trained["run"], "hostile": hostile["run"], "trained": trained,
-               "synthetic": synthetic + "/cnn_tb", "deep": deep}
+               "synthetic": synthetic + "/cnn_tb", "deep": deep, "seed": "seed_cnn/cnn_tb",
+               "resnet50": zoo["ResNet50"]["run"], "densenet121": zoo["DenseNet121"]["run"]}
 
 
 @pytest.fixture(scope="module")
@@ -127,15 +137,56 @@ class Ui:
     def app(self, expr):
         return self.frame.evaluate(f"() => {{ const app = window.cnnTbApp; return {expr}; }}")
 
-    def shot(self, name, full_page=False):
+    def shot(self, name, full_page=False, docs=False):
         path = os.path.join(ARTIFACTS, name)
+        self.page.mouse.move(VIEWPORT["width"] - 2, VIEWPORT["height"] - 2)  # no hover highlight in the picture
         self.page.screenshot(path=path, full_page=full_page)
+        if docs:
+            shutil.copy(path, os.path.join(DOCS, name))
         return path
+
+    def box(self, selector):
+        """Bounding box of the first match in page (viewport) coordinates, or None."""
+        return self.frame.locator(selector).first.bounding_box()
+
+    def on_first_screen(self, selector):
+        """True when the first match lies wholly inside the viewport, without scrolling."""
+        b = self.box(selector)
+        scroll = self.frame.evaluate("() => window.scrollY")
+        return (b is not None and scroll == 0 and b["x"] >= 0 and b["y"] >= 0
+                and b["x"] + b["width"] <= VIEWPORT["width"] and b["y"] + b["height"] <= VIEWPORT["height"])
+
+    def click(self, selector):
+        """Click in the plugin frame and wait for the render it causes."""
+        before = self.render_count()
+        self.frame.click(selector)
+        self.wait_render(before)
+
+    def select(self, selector, value):
+        """Choose an option in the plugin frame and wait for the render it causes."""
+        before = self.render_count()
+        self.frame.select_option(selector, value)
+        self.wait_render(before)
+
+    def close_detail_after_tall_shot(self, name):
+        """Screenshot of a 1500 px tall page (the whole detail panel), then close the panel."""
+        self.page.set_viewport_size({"width": VIEWPORT["width"], "height": 1500})
+        self.frame.wait_for_timeout(200)
+        self.shot(name)
+        self.page.set_viewport_size(VIEWPORT)
+        self.click(".detail .close")
+
+    def press(self, key):
+        """A key on the plugin page (focus on its document, not on a control)."""
+        self.frame.evaluate("() => document.activeElement && document.activeElement.blur()")
+        before = self.render_count()
+        self.frame.locator("body").press(key)
+        self.wait_render(before)
 
 
 @pytest.fixture(scope="module")
 def ui(browser, served):
-    page = browser.new_page(viewport={"width": 1400, "height": 950})
+    page = browser.new_page(viewport=VIEWPORT)
     u = Ui(page)
     page.goto(served["tb"].url + "/#cnn_tb")
     u.wait_ready()
@@ -185,9 +236,7 @@ def test_output_bars_mark_predicted_and_true(ui):
     )
     assert found, "no misclassified probe in the run"
     idx, probe, pred, truth = found
-    before = ui.render_count()
-    ui.frame.click(f'.probe[data-probe="{probe}"]')
-    ui.wait_render(before)
+    ui.click(f'.probe[data-probe="{probe}"]')
     _set_step_index(ui, idx)
     rows = ui.frame.eval_on_selector_all(
         ".layer-col.output .prob-row",
@@ -227,41 +276,29 @@ def test_colormap_switch_changes_pixels(ui):
     before_px = ui.canvases('.layer-col[data-layer="conv1"] canvas')[0]
     assert not before_px["gray"]
     for cmap in ("magma", "gray"):
-        before = ui.render_count()
-        ui.frame.select_option(".cmap-select", cmap)
-        ui.wait_render(before)
+        ui.select(".cmap-select", cmap)
         now = ui.canvases('.layer-col[data-layer="conv1"] canvas')[0]
         assert now["hash"] != before_px["hash"], cmap
         before_px = now
     assert before_px["gray"]  # the gray colormap really is gray
-    before = ui.render_count()
-    ui.frame.select_option(".cmap-select", "viridis")
-    ui.wait_render(before)
+    ui.select(".cmap-select", "viridis")
 
 
 def test_normalisation_and_reduction_apply_client_side(ui):
     base = ui.canvases('.layer-col[data-layer="conv2"] canvas')[0]
-    before = ui.render_count()
-    ui.frame.select_option(".reduce-select", "max")
-    ui.wait_render(before)
+    ui.select(".reduce-select", "max")
     assert ui.canvases('.layer-col[data-layer="conv2"] canvas')[0]["hash"] != base["hash"]
-    before = ui.render_count()
-    ui.frame.select_option(".norm-select", "fixed")
-    ui.wait_render(before)
+    ui.select(".norm-select", "fixed")
     fixed = ui.canvases('.layer-col[data-layer="conv2"] canvas')[0]
     assert fixed["distinct"] > 1
     for sel, val in ((".reduce-select", "mean"), (".norm-select", "map")):
-        before = ui.render_count()
-        ui.frame.select_option(sel, val)
-        ui.wait_render(before)
+        ui.select(sel, val)
 
 
 def test_click_opens_detail_with_every_map(ui):
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv3"]')
-    ui.wait_render(before)
+    ui.click('.layer-col[data-layer="conv3"]')
     tiles = ui.canvases(".detail .map-tile canvas")
     assert len(tiles) == 12  # conv3 has 12 channels, all stored
     assert sum(1 for t in tiles if t["distinct"] > 1) >= 6
@@ -276,34 +313,22 @@ def test_click_opens_detail_with_every_map(ui):
     ui.frame.fill(".cols-range", "4")
     cols = ui.frame.eval_on_selector(".map-grid", "e => getComputedStyle(e).gridTemplateColumns.split(' ').length")
     assert cols == 4
-    ui.page.set_viewport_size({"width": 1400, "height": 1500})
-    ui.frame.wait_for_timeout(200)
-    ui.shot("detail_panel.png")
-    ui.page.set_viewport_size({"width": 1400, "height": 950})
-    before = ui.render_count()
-    ui.frame.click(".detail .close")
-    ui.wait_render(before)
+    ui.close_detail_after_tall_shot("detail_panel.png")
     assert ui.frame.eval_on_selector(".detail", "e => e.hidden")
 
 
 def test_two_probes_side_by_side(ui):
-    before = ui.render_count()
-    ui.frame.select_option(".probe2-select", "1")
-    ui.wait_render(before)
+    ui.select(".probe2-select", "1")
     counts = ui.frame.eval_on_selector_all(".pipeline .layer-col", "els => els.map(e => e.querySelectorAll('.cell').length)")
     assert set(counts) == {2}
     conv1 = ui.canvases('.layer-col[data-layer="conv1"] canvas')
     assert len(conv1) == 2 and conv1[0]["hash"] != conv1[1]["hash"]
     ui.shot("side_by_side.png")
-    before = ui.render_count()
-    ui.frame.select_option(".probe2-select", "")
-    ui.wait_render(before)
+    ui.select(".probe2-select", "")
 
 
 def test_compare_mode_renders_probes_by_layers(ui):
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="compare"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="compare"]')
     n_probes = ui.app("app.probeCount()")
     layers = ui.app("app.displayedLayers().filter(l => l.kind === 'input' || l.logged).length")
     rows = ui.frame.eval_on_selector_all("table.compare tr[data-probe]", "els => els.map(e => e.querySelectorAll('td').length)")
@@ -311,27 +336,17 @@ def test_compare_mode_renders_probes_by_layers(ui):
     cells = ui.canvases("table.compare td canvas")
     assert len(cells) == n_probes * (layers - 1)  # the output column is text
     assert all(c["distinct"] > 1 for c in cells)
-    shutil.copy(ui.shot("compare_mode.png"), os.path.join(REPO, "docs", "compare_view.png"))
+    shutil.copy(ui.shot("compare_mode.png"), os.path.join(DOCS, "compare_view.png"))
     # a cell opens that probe and layer in the flow view
-    before = ui.render_count()
-    ui.frame.click('table.compare tr[data-probe="2"] td[data-layer="conv2"]')
-    ui.wait_render(before)
+    ui.click('table.compare tr[data-probe="2"] td[data-layer="conv2"]')
     assert ui.app("[app.mode, app.probe, app.selected]") == ["flow", 2, "conv2"]
-    before = ui.render_count()
-    ui.frame.click(".detail .close")
-    ui.wait_render(before)
-    before = ui.render_count()
-    ui.frame.click('.probe[data-probe="0"]')
-    ui.wait_render(before)
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="compare"]')
-    ui.wait_render(before)
+    ui.click(".detail .close")
+    ui.click('.probe[data-probe="0"]')
+    ui.click('.mode-btn[data-mode="compare"]')
 
 
 def test_filters_view_animates_kernels(ui):
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="filters"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="filters"]')
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
     late = ui.canvases(".filters .kernel-grid")[0]
@@ -343,9 +358,7 @@ def test_filters_view_animates_kernels(ui):
     early = ui.canvases(".filters .kernel-grid")[0]
     assert early["hash"] != late["hash"]
     assert ui.frame.text_content(".big-number") == "–"  # no change before the first epoch
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="flow"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="flow"]')
 
 
 def test_play_steps_through_epochs_and_timings(ui):
@@ -366,24 +379,14 @@ def test_docs_screenshot(ui):
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
     wrong = ui.app("app.epochs.epochs[app.idx].predictions.findIndex(p => p.pred !== p.true)")
-    before = ui.render_count()
-    ui.frame.click(f'.probe[data-probe="{max(0, wrong)}"]')
-    ui.wait_render(before)
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv2"]')
-    ui.wait_render(before)
-    os.makedirs(os.path.dirname(DOCS_SHOT), exist_ok=True)
-    ui.page.screenshot(path=DOCS_SHOT, clip={"x": 0, "y": 0, "width": 1400, "height": 950})
-    shutil.copy(DOCS_SHOT, os.path.join(ARTIFACTS, "docs_flow_view.png"))
-    before = ui.render_count()
-    ui.frame.click('.layer-col[data-layer="conv2"]')
-    ui.wait_render(before)
+    ui.click(f'.probe[data-probe="{max(0, wrong)}"]')
+    ui.click('.layer-col[data-layer="conv2"]')
+    ui.shot("tiny_cnn_detail.png")
+    ui.click('.layer-col[data-layer="conv2"]')
 
 
 def _switch_run(ui, run):
-    before = ui.render_count()
-    ui.frame.select_option(".run-select", run)
-    ui.wait_render(before)
+    ui.select(".run-select", run)
 
 
 def test_hostile_class_names_from_training_show_as_text(ui, served):
@@ -404,51 +407,345 @@ def test_hostile_layer_names_show_as_text(ui, served):
     assert hostile in names
     options = ui.frame.eval_on_selector_all(".run-select option", "els => els.map(e => e.textContent)")
     assert served["synthetic"] in options
-    before = ui.render_count()
-    ui.frame.click(f'.layer-col[data-layer="{hostile}"]')
-    ui.wait_render(before)
+    ui.click(f'.layer-col[data-layer="{hostile}"]')
     assert ui.frame.text_content(".detail-head h3") == hostile
     # the last step of this run holds NaN/Inf: flagged, not a blank page
     assert ui.frame.eval_on_selector("#cnn-tb", "e => e.dataset.step") == "2"
     assert "NaN/Inf" in ui.frame.text_content(".banner.nonfinite")
     assert ui.frame.eval_on_selector_all(".layer-col .badge.nan", "els => els.length") > 0
     ui.shot("hostile_names.png")
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="compare"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="compare"]')
     headers = ui.frame.eval_on_selector_all("table.compare th.col-name", "els => els.map(e => e.textContent)")
     assert hostile in headers
     injected = ui.frame.evaluate("() => document.querySelectorAll('img[src=\"x\"], img[onerror]').length")
     assert injected == 0
-    before = ui.render_count()
-    ui.frame.click('.mode-btn[data-mode="flow"]')
-    ui.wait_render(before)
+    ui.click('.mode-btn[data-mode="flow"]')
     assert ui.dialogs == []
     assert ui.errors == [], ui.errors
 
 
 def test_many_layers_stay_readable(ui, served):
+    """A 24-layer chain: over the 16-item bound, so the 20 conv/relu layers fold into one block."""
     _switch_run(ui, served["deep"]["run"])
     info = ui.app("app.info")
-    shown = [l["name"] for l in info["layers"] if l["kind"] == "input" or l["logged"]]
-    assert len(info["layers"]) >= 20
-    cols = ui.frame.eval_on_selector_all(".pipeline .layer-col", "els => els.map(e => e.dataset.layer)")
-    assert cols == shown
-    for c in ui.canvases(".pipeline .layer-col canvas"):
+    assert len(info["layers"]) >= 20 and info["blocks"]["flat"] is False
+    top = ui.frame.eval_on_selector_all(".flow > .pipeline > .layer-col, .flow > .pipeline > .block-col",
+                                        "els => els.map(e => e.dataset.layer || e.dataset.name)")
+    assert top == ["input", "conv_01 … relu_10", "gap", "dense", "predictions"]
+    assert ui.on_first_screen('.layer-col[data-layer="predictions"]')
+    ui.click('.block-col[data-name="conv_01 … relu_10"]')
+    cards = ui.frame.eval_on_selector_all(".block-panel .layer-col", "els => els.map(e => e.dataset.layer)")
+    assert cards == [f"{kind}_{i:02d}" for i in range(1, 11) for kind in ("conv", "relu")]
+    for c in ui.canvases(".block-panel .layer-col canvas"):
         assert c["w"] > 0 and c["distinct"] > 1
-    # one row, scrolling sideways; no two names overlap and no name overflows its card
+    # rows that fit the width: no two cards overlap, no card leaves the screen sideways
     boxes = ui.frame.eval_on_selector_all(
-        ".pipeline .layer-col",
+        ".block-panel .layer-col",
         """els => els.map(e => { const r = e.getBoundingClientRect(); const n = e.querySelector('.layer-name');
                  return [r.left, r.right, r.top, n.scrollWidth <= n.clientWidth + 1 || getComputedStyle(n).textOverflow === 'ellipsis']; })""")
     for a, b in zip(boxes, boxes[1:]):
-        assert a[1] <= b[0] and a[2] == b[2]
+        assert a[1] <= b[0] or b[2] > a[2]  # to the right, or on a later row
+    assert all(0 <= b[0] and b[1] <= VIEWPORT["width"] for b in boxes)
     assert all(b[3] for b in boxes)
-    assert ui.frame.eval_on_selector(".pipeline-scroll", "e => e.scrollWidth > e.clientWidth")
-    # the layer chips jump to a card far to the right
-    ui.frame.click('.layer-nav .chip:text-is("predictions")')
-    ui.frame.wait_for_function("() => document.querySelector('.pipeline-scroll').scrollLeft > 0")
     ui.shot("many_layers.png")
+
+
+# ------------------------------------------------------------ the seed CNN
+
+
+def _epoch_bar_boxes(ui):
+    return [ui.box(sel) for sel in (".play", ".epoch-bar .btn.icon", ".epoch-slider", ".epoch-bar .btn.icon >> nth=1", ".jump-box")]
+
+
+def test_seed_cnn_whole_network_on_the_first_screen(ui, served):
+    _switch_run(ui, served["seed"])
+    info = ui.app("app.info")
+    assert info["blocks"]["flat"] is True  # 14 logged layers: shown as they are
+    names = [l["name"] for l in info["layers"] if l["kind"] == "input" or l["logged"]]
+    assert len(names) == 15
+    cols = ui.frame.eval_on_selector_all(".pipeline .layer-col", "els => els.map(e => e.dataset.layer)")
+    assert cols == names
+    # one row, input and output both on the first screen
+    assert len(ui.frame.query_selector_all(".flow > .pipeline")) == 1
+    assert ui.on_first_screen('.layer-col[data-layer="input"]')
+    assert ui.on_first_screen('.layer-col[data-layer="predictions"]')
+    # the lower half is not empty: the depth chart and the histograms are there at once
+    assert ui.box(".depth-chart")["y"] < VIEWPORT["height"] * 0.7
+    assert ui.frame.eval_on_selector(".detail", "e => e.hidden")
+    # one numbering in the status line
+    import re
+
+    assert re.fullmatch(r"epoch \d+ of \d+", ui.frame.text_content(".step-label"))
+    # dead fraction only for ReLU outputs: the dense layer (relu), not the softmax output or LeakyReLU
+    dense = ui.frame.text_content('.layer-col[data-layer="dense"] .cell-stats')
+    assert "dead" in dense
+    for name in ("predictions", "act1", "bn2", "conv3"):
+        text = ui.frame.text_content(f'.layer-col[data-layer="{name}"] .cell-stats')
+        assert "dead" not in text and "std" in text, (name, text)
+    # a dense layer is a grid of units in colour, not a near-blank box
+    (grid,) = ui.canvases('.layer-col[data-layer="dense"] canvas')
+    assert grid["w"] * grid["h"] >= 128 and grid["distinct"] >= 8 and not grid["gray"]
+    ui.shot("flow_view.png", docs=True)
+
+
+def test_seed_cnn_rows_follow_the_window_width(ui, served):
+    _switch_run(ui, served["seed"])
+    assert len(ui.frame.query_selector_all(".flow > .pipeline")) == 1
+    before = ui.render_count()
+    ui.page.set_viewport_size({"width": 1000, "height": VIEWPORT["height"]})
+    ui.wait_render(before)
+    rows = ui.frame.eval_on_selector_all(".flow > .pipeline", "els => els.map(e => e.querySelectorAll('.layer-col').length)")
+    assert len(rows) >= 2 and sum(rows) == 15
+    right = ui.frame.eval_on_selector_all(".flow .layer-col", "els => Math.max(...els.map(e => e.getBoundingClientRect().right))")
+    assert right <= 1000
+    before = ui.render_count()
+    ui.page.set_viewport_size(VIEWPORT)
+    ui.wait_render(before)
+    assert len(ui.frame.query_selector_all(".flow > .pipeline")) == 1
+
+
+def test_seed_cnn_probe_labels_are_whole(ui, served):
+    _switch_run(ui, served["seed"])
+    names = ui.app("app.info.probes.class_names")
+    spans = ui.frame.eval_on_selector_all(
+        ".probe-labels span",
+        "els => els.map(e => [e.textContent, e.scrollWidth <= e.clientWidth + 1, e.getBoundingClientRect().right <= e.closest('.probe').getBoundingClientRect().right + 1])")
+    assert spans and all(fits and inside for _, fits, inside in spans), spans
+    texts = [t for t, _, _ in spans]
+    labels = ui.app("app.info.probes.labels")
+    for i, label in enumerate(labels):
+        assert f"true: {names[label]}" in texts  # whole class names, "horizontal stripes" too
+    assert texts[0] == "probe 0" or texts[0].startswith("probe 0 ")
+    title = ui.frame.eval_on_selector('.probe[data-probe="0"]', "e => e.title")
+    assert f"true: {names[labels[0]]}" in title
+
+
+def test_seed_cnn_epoch_bar_does_not_move(ui, served):
+    _switch_run(ui, served["seed"])
+    n = ui.app("app.epochs.steps.length")
+    boxes = []
+    for i in list(range(n)) + [0]:
+        _set_step_index(ui, i)
+        boxes.append(_epoch_bar_boxes(ui))
+    assert all(b == boxes[0] for b in boxes), boxes
+    # while playing too
+    ui.frame.click(".play")
+    ui.frame.wait_for_function(f"() => window.cnnTbApp.idx === {n - 1} && !window.cnnTbApp.playing", timeout=30000)
+    assert _epoch_bar_boxes(ui) == boxes[0]
+    metrics = ui.frame.text_content(".metrics")
+    assert "loss" in metrics
+
+
+def test_seed_cnn_maps_menu_offers_what_is_stored(ui, served):
+    _switch_run(ui, served["seed"])
+    ui.click('.layer-col[data-layer="conv2"]')
+    options = ui.frame.eval_on_selector_all(".count-select option", "els => els.map(e => e.textContent)")
+    assert options == ["8", "16", "all 32"]  # conv2 has 64 channels, 32 stored
+    notes = ui.frame.text_content(".maps-section .controls")
+    assert "the layer has 64" in notes and "max_channels=32" in notes
+    assert len(ui.canvases(".detail .map-tile canvas")) == 32
+    # conv1 is stored average-pooled (the byte budget): said in words
+    ui.click('.layer-col[data-layer="conv1"]')
+    plan = ui.app("app.info.settings.plan.conv1")
+    notes = ui.frame.text_content(".maps-section .controls")
+    if plan["pool"] > 1:
+        assert f"mean of {plan['pool']}×{plan['pool']} pixels" in notes and "budget_bytes" in notes
+    # the stats table has no dead fraction for a linear conv layer
+    rows = ui.frame.eval_on_selector_all(".detail table.stats td:first-child", "els => els.map(e => e.textContent)")
+    assert "dead fraction" not in rows and "mean" in rows
+    ui.close_detail_after_tall_shot("seed_cnn_detail.png")
+
+
+def test_seed_cnn_depth_chart_and_histograms(ui, served):
+    _switch_run(ui, served["seed"])
+    n_epochs = ui.app("app.epochs.steps.length")
+    logged = ui.app("app.network.loggedOrder().map(l => l.name)")
+    chart = ui.frame.eval_on_selector(".depth-chart", "e => ({...e.dataset})")
+    assert int(chart["lines"]) == n_epochs and int(chart["points"]) == len(logged)
+    assert ui.frame.eval_on_selector_all(".legend-epoch", "els => els.length") == n_epochs
+    # each epoch's line is drawn in its own colour
+    colors = ui.frame.eval_on_selector_all(".legend-epoch", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert len(set(colors)) == n_epochs
+    found = ui.frame.evaluate(
+        """(colors) => { const c = document.querySelector('.depth-chart'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             const want = colors.map(s => s.match(/\\d+/g).map(Number)); const hit = want.map(() => 0);
+             for (let i = 0; i < d.length; i += 4) want.forEach((w, k) => { if (Math.abs(d[i] - w[0]) + Math.abs(d[i + 1] - w[1]) + Math.abs(d[i + 2] - w[2]) < 12) hit[k]++; });
+             return hit; }""", colors)
+    assert all(h > 20 for h in found), found
+    for stat in ("mean", "dead_frac", "kernel_change", "nonfinite", "std"):
+        ui.select(".depth-stat", stat)
+        assert ui.frame.eval_on_selector(".depth-chart", "e => e.dataset.stat") == stat
+        assert ui.frame.eval_on_selector(".ov-stat", "e => e.value") == stat
+    # the histogram picture of the layer before the output, one column per epoch
+    hist = ui.frame.eval_on_selector(".hist-image", "e => ({...e.dataset})")
+    assert hist["layer"] == "dense" and int(hist["columns"]) == n_epochs and int(hist["drawn"]) == n_epochs
+    (img,) = ui.canvases(".hist-image")
+    assert img["distinct"] > 8
+    # it follows the selection
+    ui.click('.layer-col[data-layer="act2"]')
+    ui.frame.wait_for_function("() => { const h = document.querySelector('.hist-image'); return h && h.dataset.layer === 'act2'; }")
+    ui.page.mouse.move(VIEWPORT["width"] - 2, 2)
+    ui.frame.locator(".depth-panel").screenshot(path=os.path.join(ARTIFACTS, "depth_chart.png"))
+    shutil.copy(os.path.join(ARTIFACTS, "depth_chart.png"), os.path.join(DOCS, "depth_chart.png"))
+    ui.click('.layer-col[data-layer="act2"]')
+
+
+# ------------------------------------------------------- real-size models
+
+
+def _structure(ui):
+    return ui.app("({top: app.network.topItems(false).map(it => it.kind === 'layer' ? it.layer.name : it.block.name),"
+                  " blocks: app.network.blocks, layers: app.info.layers.map(l => l.name), output: app.info.output_layer})")
+
+
+@pytest.mark.parametrize("model", ["resnet50", "densenet121"])
+def test_real_model_fits_the_first_screen(ui, served, model):
+    _switch_run(ui, served[model])
+    s = _structure(ui)
+    first = s["layers"][0]  # input_layer (or input_layer_N: Keras numbers the names it makes up)
+    assert len(s["top"]) <= 16 and s["top"][0] == first and s["top"][-1] == s["output"] == "predictions"
+    shown = ui.frame.eval_on_selector_all(".flow > .pipeline > .layer-col, .flow > .pipeline > .block-col",
+                                          "els => els.map(e => e.dataset.layer || e.dataset.name)")
+    assert shown == s["top"]
+    assert ui.on_first_screen(f'.layer-col[data-layer="{first}"] .layer-name')
+    assert ui.on_first_screen('.layer-col[data-layer="predictions"] .layer-name')
+    assert ui.on_first_screen('.layer-col[data-layer="predictions"]')
+    for c in ui.canvases(".flow .block-col canvas"):
+        assert c["w"] > 0 and c["drawn"] == c["w"] * c["h"]
+    # no class names in these runs: probes and classes are named apart
+    labels = ui.frame.eval_on_selector_all(".probe-labels span", "els => els.map(e => e.textContent)")
+    assert labels[0] in ("probe 0", "probe 0 ✗") and labels[1] == "true: class 0" and labels[2].startswith("pred: class ")
+    assert not any("#" in t for t in labels)
+    assert ui.frame.eval_on_selector_all(".chip", "els => els.length") == 0  # no chip wall
+    ui.shot(f"flow_view_{model}.png", docs=model == "resnet50")
+
+
+@pytest.mark.parametrize("model,stage,unit", [("resnet50", "conv3", "conv3_block2"), ("densenet121", "conv3", "conv3_block5")])
+def test_block_opens_on_click(ui, served, model, stage, unit):
+    _switch_run(ui, served[model])
+    s = _structure(ui)
+    blocks = {b["name"]: b for b in s["blocks"]}
+    ui.click(f'.block-col[data-name="{stage}"]')
+    kids = ui.frame.eval_on_selector_all(".block-panel.level-1 .block-col, .block-panel.level-1 .layer-col",
+                                         "els => els.map(e => e.dataset.name || e.dataset.layer)")
+    want = [s["blocks"][i]["name"] if kind == "block" else s["layers"][i] for kind, i in blocks[stage]["children"]]
+    assert kids == want and unit in kids
+    ui.click(f'.block-panel.level-1 .block-col[data-name="{unit}"]')
+    cards = ui.frame.eval_on_selector_all(".block-panel.level-2 .layer-col", "els => els.map(e => e.dataset.layer)")
+    assert len(cards) == blocks[unit]["layers"] == len(blocks[unit]["children"])
+    assert cards == [s["layers"][i] for _, i in blocks[unit]["children"]]
+    for c in ui.canvases(".block-panel.level-2 .layer-col canvas"):
+        assert c["drawn"] == c["w"] * c["h"] and c["w"] > 0
+    assert ui.frame.text_content(".block-panel.level-2 .panel-title") == f"{stage} ▸ {unit}"
+    ui.shot(f"open_block_{model}.png")
+    # a second click closes it
+    ui.click(f'.flow .block-col[data-name="{stage}"]')
+    assert ui.frame.eval_on_selector_all(".block-panel", "els => els.length") == 0
+
+
+@pytest.mark.parametrize("model", ["resnet50", "densenet121"])
+def test_depth_overview_one_cell_per_layer(ui, served, model):
+    _switch_run(ui, served[model])
+    logged = ui.app("app.network.loggedOrder().map(l => l.name)")
+    assert len(logged) == ui.app("app.info.layers.filter(l => l.logged).length") > 150
+    cells = ui.frame.eval_on_selector_all(".ov-cell", "els => els.map(e => e.dataset.layer)")
+    assert cells == logged
+    widths = ui.frame.eval_on_selector_all(".ov-cell", "els => els.map(e => e.getBoundingClientRect().width)")
+    assert min(widths) > 0 and max(widths) - min(widths) < 1
+    # coloured by the statistic: the cells of different layers differ
+    colors = ui.frame.eval_on_selector_all(".ov-cell", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert len(set(colors)) > 20
+    # a click jumps to the layer: its blocks open, it is selected and on screen
+    target = logged[len(logged) * 2 // 3]
+    ui.frame.click(f'.ov-cell[data-layer="{target}"]')
+    ui.frame.wait_for_function("(t) => window.cnnTbApp.selected === t && document.querySelector('#cnn-tb').dataset.state === 'ready'", arg=target)
+    ui.frame.wait_for_function("(t) => document.querySelector(`.detail[data-layer='${t}']`) !== null", arg=target)
+    path = ui.app(f"app.network.pathTo({target!r}).map(id => app.network.blocks[id].name)")
+    assert path and ui.app("app.expanded.map(id => app.network.blocks[id].name)") == path
+    card = f'.layer-col.selected[data-layer="{target}"]'
+    assert ui.frame.eval_on_selector_all(card, "els => els.length") == 1
+    ui.frame.wait_for_function(
+        "(sel) => { const r = document.querySelector(sel).getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }", arg=card)
+    assert "selected" in ui.frame.eval_on_selector(f'.ov-cell[data-layer="{target}"]', "e => e.className")
+
+
+def test_search_finds_a_layer_by_part_of_its_name(ui, served):
+    _switch_run(ui, served["resnet50"])
+    ui.frame.fill(".layer-search", "block5_2_c")
+    hits = ui.frame.eval_on_selector_all(".search-hit", "els => els.map(e => e.dataset.layer)")
+    assert hits == ["conv4_block5_2_conv"]
+    ui.frame.fill(".layer-search", "OUT")  # case-insensitive, several hits
+    hits = ui.frame.eval_on_selector_all(".search-hit", "els => els.map(e => e.dataset.layer)")
+    assert len(hits) == 12 and all("out" in h for h in hits)
+    ui.frame.fill(".layer-search", "block5_2_c")
+    before = ui.render_count()
+    ui.frame.press(".layer-search", "Enter")
+    ui.wait_render(before)
+    assert ui.app("app.selected") == "conv4_block5_2_conv"
+    assert ui.app("app.expanded.map(id => app.network.blocks[id].name)") == ["conv4", "conv4_block5"]
+    assert ui.frame.eval_on_selector_all('.layer-col.selected[data-layer="conv4_block5_2_conv"]', "els => els.length") == 1
+    ui.frame.fill(".layer-search", "no such layer")
+    assert "no layer matches" in ui.frame.text_content(".search-results")
+    ui.frame.press(".layer-search", "Escape")
+
+
+def test_up_down_keys_move_between_layers(ui, served):
+    _switch_run(ui, served["resnet50"])
+    order = ui.app("app.network.shownOrder(false).filter(l => l.kind !== 'input').map(l => l.name)")
+    start = order.index("conv2_block3_3_bn")
+    ui.frame.click('.block-col[data-name="conv2"]')
+    ui.frame.wait_for_function("() => document.querySelector('.block-panel') !== null")
+    ui.click('.block-panel .block-col[data-name="conv2_block3"]')
+    ui.click('.layer-col[data-layer="conv2_block3_3_bn"]')
+    step = ui.app("app.step()")
+    for k in range(1, 4):  # down across the end of conv2 into conv3_block1
+        ui.press("ArrowDown")
+        assert ui.app("app.selected") == order[start + k]
+    assert ui.app("app.selected") == "conv3_block1_1_conv"
+    assert ui.app("app.expanded.map(id => app.network.blocks[id].name)") == ["conv3", "conv3_block1"]
+    card = '.layer-col.selected[data-layer="conv3_block1_1_conv"]'
+    ui.frame.wait_for_function(
+        "(sel) => { const e = document.querySelector(sel); if (!e) return false; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }", arg=card)
+    for k in range(2, 0, -1):
+        ui.press("ArrowUp")
+        assert ui.app("app.selected") == order[start + k]
+    assert ui.app("app.step()") == step  # ↑/↓ do not change the epoch
+    ui.press("ArrowLeft")  # ←/→ still step through epochs
+    assert ui.app("app.step()") == -1 and ui.app("app.selected") == order[start + 1]
+
+
+def test_compare_shows_the_columns_of_the_flow(ui, served):
+    """A closed block is one column (its output); an open block is replaced by its children."""
+    _switch_run(ui, served["resnet50"])
+    top = _structure(ui)["top"]
+    ui.click('.mode-btn[data-mode="compare"]')
+    heads = ui.frame.eval_on_selector_all("table.compare th.col-name", "els => els.map(e => e.textContent)")
+    assert heads == [f"▸ {n}" if n.startswith(("stem", "conv")) else n for n in top]
+    n_probes = ui.app("app.probeCount()")
+    cells = ui.canvases("table.compare td canvas")
+    assert len(cells) == n_probes * (len(top) - 1)
+    assert all(c["drawn"] == c["w"] * c["h"] > 0 and (c["distinct"] > 1 or c["w"] * c["h"] == 1) for c in cells)
+    # a block cell opens that block in the flow view
+    ui.click('table.compare tr[data-probe="1"] td[data-name="conv3"]')
+    assert ui.app("[app.mode, app.probe, app.expanded.map(id => app.network.blocks[id].name)]") == ["flow", 1, ["conv3"]]
+    ui.click('.mode-btn[data-mode="compare"]')
+    heads = ui.frame.eval_on_selector_all("table.compare th.col-name", "els => els.map(e => e.textContent)")
+    assert heads[3:7] == [f"▸ conv3_block{i}" for i in range(1, 5)] and "▸ conv3" not in heads
+    ui.shot("compare_resnet50.png")
+    ui.click('.mode-btn[data-mode="flow"]')
+    ui.click('.probe[data-probe="0"]')
+
+
+@pytest.mark.parametrize("model", ["resnet50", "densenet121"])
+def test_real_model_depth_chart_and_histogram(ui, served, model):
+    _switch_run(ui, served[model])
+    chart = ui.frame.eval_on_selector(".depth-chart", "e => ({...e.dataset})")
+    assert int(chart["lines"]) == 2 and int(chart["points"]) == ui.app("app.network.loggedOrder().length")
+    ui.frame.wait_for_function("() => document.querySelector('.hist-image') !== null")
+    hist = ui.frame.eval_on_selector(".hist-image", "e => ({...e.dataset})")
+    assert hist["layer"] == "avg_pool" and int(hist["drawn"]) == 2
+    (img,) = ui.canvases(".hist-image")
+    assert img["distinct"] > 5
 
 
 def test_live_run_shows_new_epochs(ui, served):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tests.support import fixture_writer
 
 P = "/data/plugin/cnn_tb"
-ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels", "pool", "pool_images", "pool_pack"]
+ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels", "histograms", "pool", "pool_images", "pool_pack"]
 PARAMS = ["run", "probe", "step", "layer", "kinds"]
 
 VALUES = st.one_of(
@@ -47,7 +47,7 @@ def test_random_queries_never_fail(synthetic_client, route, query):
 
 @SETTINGS
 @given(
-    route=st.sampled_from(["probe", "activations", "kernels"]),
+    route=st.sampled_from(["probe", "activations", "kernels", "histograms"]),
     run=st.sampled_from(["hostile/cnn_tb", "corrupt/cnn_tb", "interrupted/cnn_tb", "future_epoch/cnn_tb"]),
     probe=st.integers(min_value=-5, max_value=10**13),
     step=st.integers(min_value=-(10**13), max_value=10**13),

@@ -108,7 +108,10 @@ def test_run_is_the_parsed_run_record(reader, ctx, logdir):
         info = logdir[1][run]
         got = reader.run_impl(ctx, EID, run)
         want = expected_run_record(info)
+        blocks = got.pop("blocks")
         assert got == dict(want, run=run, run_step=-1, probe_images=info["n_probes"])
+        # seven layers: shown whole, in network order
+        assert blocks["flat"] is True and blocks["top"] == [["layer", i] for i in range(7)]
         assert [l["name"] for l in got["layers"]] == ["input", "conv1", "conv2", "add", "pool", "flatten", "dense"]
         assert got["probes"]["class_names"] == ["circle", "square", "triangle"]
         assert got["probes"]["count"] == info["n_probes"]

@@ -153,6 +153,63 @@ def test_steps_change_the_data(trained, trained_client):
     assert not np.array_equal(value(a, "conv1/maps")[0], value(b, "conv1/maps")[0])
 
 
+def test_histograms_are_the_logged_activations(trained, trained_client):
+    """Every step's histogram counts every sampled activation; the last one spans the model's values."""
+    run = trained["run"]
+    r = trained_client.get(url("histograms", run=run, layer="conv1"))
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    data = r.get_json()
+    assert data["steps"] == trained["steps"] and data["tag"] == "cnn_tb/epoch"  # the epoch records: every step
+    n_values = trained["n_probes"] * 16 * 16 * 8  # under the writer's 16,384-value sample
+    for h in data["histograms"]:
+        buckets = np.asarray(h["buckets"])
+        assert buckets.shape == (30, 3)
+        assert buckets[:, 2].sum() == n_values
+        np.testing.assert_allclose(buckets[1:, 0], buckets[:-1, 1], rtol=1e-6)  # contiguous buckets
+    if trained["real"]:
+        import keras
+
+        model = trained["model"]
+        acts = np.asarray(keras.Model(model.inputs, model.get_layer("conv1").output)(trained["probe_images"]))
+        last = np.asarray(data["histograms"][-1]["buckets"])
+        np.testing.assert_allclose([last[0, 0], last[-1, 1]], [acts.min(), acts.max()], atol=1e-4)
+        counts, _ = np.histogram(acts.ravel(), bins=last[:, 0].tolist() + [last[-1, 1]])
+        assert np.abs(counts - last[:, 2]).sum() <= 4  # values on a bucket edge may fall either side
+    assert json.dumps(data, allow_nan=False)
+
+
+def test_run_record_of_a_small_model_is_flat(trained, trained_client):
+    info = trained_client.get(url("run", run=trained["run"])).get_json()
+    blocks = info["blocks"]
+    assert blocks["flat"] is True and blocks["blocks"] == []
+    assert [info["layers"][i]["name"] for _, i in blocks["top"]] == [l["name"] for l in info["layers"]]
+
+
+def test_run_record_of_resnet50_has_blocks(zoo_runs):
+    root, runs = zoo_runs
+    client = make_client(root)
+    info = client.get(url("run", run=runs["ResNet50"]["run"])).get_json()
+    layers, blocks = info["layers"], info["blocks"]
+    assert blocks["flat"] is False
+    names = [layers[i]["name"] if kind == "layer" else blocks["blocks"][i]["name"] for kind, i in blocks["top"]]
+    assert blocks["top"][0] == ["layer", 0] and layers[0]["kind"] == "input"
+    assert names[1:] == ["stem", "conv2", "conv3", "conv4", "conv5", "avg_pool", "predictions"]
+    placed = []
+
+    def visit(kind, i):
+        if kind == "layer":
+            placed.append(i)
+        else:
+            for child in blocks["blocks"][i]["children"]:
+                visit(*child)
+
+    for child in blocks["top"]:
+        visit(*child)
+    assert sorted(placed) == list(range(len(layers))) == list(range(runs["ResNet50"]["layers"]))
+    r = client.get(url("histograms", run=runs["ResNet50"]["run"], layer="conv4_block3_out"))
+    assert r.status_code == 200 and r.get_json()["steps"] == [-1, 0]
+
+
 # ------------------------------------------------------------- bad requests
 
 
@@ -179,6 +236,11 @@ BAD_REQUESTS = [
     ("kernels", {"run": "RUN", "step": "123"}, 404, "no cnn_tb/kernels data for step 123"),
     ("kernels", {"run": "RUN", "step": "0", "layer": "pool"}, 404, "no kernel data"),
     ("kernels", {"run": "RUN", "step": "0", "layer": "\x00"}, 400, "NUL"),
+    ("histograms", {"run": "RUN"}, 400, "missing query parameter 'layer'"),
+    ("histograms", {"run": "RUN", "layer": ""}, 400, "is empty"),
+    ("histograms", {"run": "RUN", "layer": "nope"}, 404, "unknown layer 'nope'"),
+    ("histograms", {"run": "RUN", "layer": "input"}, 404, "has no activation histograms"),
+    ("histograms", {"run": "nope", "layer": "conv1"}, 404, "unknown run"),
 ]
 
 

@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 import urllib.parse
 
 import pytest
@@ -110,8 +112,13 @@ def test_installed_package_serves_its_own_frontend(server_logdir):
     with tb_server.TensorBoard(root, load_fast="true", source_tree=False) as tb:
         listing = tb.wait_ready()
         assert "cnn_tb" in listing, tb.log()
-        static = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "plugin_frontend")
-        for name in sorted(os.listdir(static)):
+        # the installed copy's own allow-list (its static/ folder), asked without the source tree
+        listed = subprocess.run(
+            [sys.executable, "-c", "from cnn_tb.plugin.plugin import STATIC_FILES; print(*sorted(STATIC_FILES))"],
+            env=tb_server.subprocess_env(source_tree=False), cwd="/", capture_output=True, text=True, check=True)
+        names = listed.stdout.split()
+        assert "index.js" in names and "style.css" in names
+        for name in names:
             status, _, body = tb.get(f"{P}/static/{name}")
             assert status == 200 and body, name
         tb.wait_for(f"{P}/runs", lambda s, b: s == 200 and demo_run in b.decode())

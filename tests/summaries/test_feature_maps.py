@@ -38,7 +38,7 @@ def logged(tmp_path_factory):
     logger = cnn_tb.LayerLogger(log_dir, probes, kinds=("feature_maps",), max_channels=6, cmap="magma")
     logger.attach(model).log(0)
     logger.close()
-    acts = np.asarray(keras.Model(inp, c)(probes))
+    acts = keras.ops.convert_to_numpy(keras.Model(inp, c)(probes))
     return LogDir(log_dir), acts
 
 

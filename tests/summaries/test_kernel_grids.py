@@ -33,7 +33,7 @@ def logged(tmp_path_factory):
     k2[1, 1, 1, 1] = -2.0
     model.get_layer("first").set_weights([k1, np.zeros(4, np.float32)])
     model.get_layer("deep").set_weights([k2, np.zeros(2, np.float32)])
-    before = {n: model.get_layer(n).kernel.numpy().copy() for n in ("first", "deep")}
+    before = {n: keras.ops.convert_to_numpy(model.get_layer(n).kernel).copy() for n in ("first", "deep")}
     log_dir = str(tmp_path_factory.mktemp("kernels"))
     x = np.random.default_rng(0).random((16, 8, 8, 3), dtype=np.float32)
     y = np.arange(16) % 2
@@ -70,7 +70,7 @@ def test_deeper_layer_shows_sign_with_a_diverging_colormap(logged):
 def test_kernel_change_is_relative_l2(logged):
     log, model, before = logged
     for name in ("first", "deep"):
-        after = model.get_layer(name).kernel.numpy()
+        after = keras.ops.convert_to_numpy(model.get_layer(name).kernel)
         want = np.linalg.norm(after - before[name]) / np.linalg.norm(before[name])
         got = log.scalars(tags.RUN_NAME, f"kernel_change/{name}")
         assert sorted(got) == [0]  # no change before training: nothing to compare with

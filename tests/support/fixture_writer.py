@@ -126,7 +126,7 @@ def epoch_record(layers, step, n_probes, n_classes, labels, rng, version=tags.FO
         logs={"loss": 1.0 / (step + 2), "accuracy": 0.5 + 0.01 * step},
         layers=stats,
         kernel_change={l["name"]: (None if step < 0 else 0.1 / (step + 1)) for l in layers if l.get("is_conv")},
-        predictions=preds, nonfinite=nonfinite, nonfinite_weights=[],
+        predictions=preds, nonfinite=nonfinite, nonfinite_weights=[], histograms={},
     )
     rec["version"] = version
     return rec

@@ -51,6 +51,7 @@ export class Api {
   constructor() {
     this.packs = new Lru(400);
     this.kernelPacks = new Lru(300);
+    this.hists = new Lru(64);
   }
 
   async _fetch(route, params) {
@@ -103,6 +104,11 @@ export class Api {
     return this.packs.get(JSON.stringify([run, probe, step]));
   }
 
+  /** Activation histograms of one layer over the kept steps (cached per run and layer). */
+  histograms(run, layer) {
+    return this._cached(this.hists, JSON.stringify([run, layer]), () => this.json("histograms", { run, layer }));
+  }
+
   /** Decoded kernel pack of one conv layer at one step. */
   kernels(run, step, layer) {
     return this._cached(this.kernelPacks, JSON.stringify([run, step, layer]), async () =>
@@ -113,5 +119,6 @@ export class Api {
   clear() {
     this.packs.clear();
     this.kernelPacks.clear();
+    this.hists.clear();
   }
 }

@@ -7,6 +7,7 @@ import { renderFilters } from "./views/filters.js";
 import { renderFlow } from "./views/flow.js";
 import { Api, ApiError } from "./api.js";
 import { el, emptyState, stepLabel } from "./dom.js";
+import { Network } from "./network.js";
 import { updateProbeStrip } from "./views/probe_strip.js";
 import { loadRuns, poll } from "./run_loader.js";
 import { buildToolbar } from "./views/toolbar.js";
@@ -32,7 +33,11 @@ export class FlowApp {
     this.cmap = "viridis";
     this.norm = "map";
     this.showAll = false;
+    this.network = null;
     this.selected = null;
+    this.expanded = []; // open blocks: [top-level block id, block id inside it]
+    this.depthStat = "std";
+    this.scrollToSelected = false;
     this.detailCols = 8;
     this.detailCount = 32;
     this.filterLayer = null;
@@ -56,10 +61,20 @@ export class FlowApp {
     this.probeStrip = el("div", { class: "probe-strip" });
     this.main = el("div", { class: "main" });
     this.detail = el("div", { class: "detail", attrs: { hidden: "" } });
-    this.root.append(this.toolbar, this.banner, this.epochBar, this.probeStrip, this.main, this.detail);
+    this.depthPanel = el("div", { class: "depth-panel", attrs: { hidden: "" } });
+    this.root.append(this.toolbar, this.banner, this.epochBar, this.probeStrip, this.main, this.detail, this.depthPanel);
     this.host.append(this.root);
     buildToolbar(this);
     bindEpochKeys(this);
+    // the flow view lays its cards out for the width: lay them out again when it
+    // changes by more than a scrollbar
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        if (this.mode === "flow" && Math.abs(this.main.clientWidth - (this.flowWidth || 0)) >= 24) this.renderView();
+      }, 150);
+    });
     await loadRuns(this);
     this.pollTimer = setInterval(() => poll(this), POLL_MS);
   }
@@ -84,6 +99,7 @@ export class FlowApp {
     this.setState("empty");
     this.epochBar.replaceChildren();
     this.probeStrip.replaceChildren();
+    this.depthPanel.hidden = true;
     this.main.replaceChildren(emptyState(title, detail));
   }
 
@@ -95,6 +111,7 @@ export class FlowApp {
   setMode(m) {
     this.mode = m;
     this.updateModeButtons();
+    if (m !== "flow") this.depthPanel.hidden = true;
     this.renderView();
   }
 
@@ -178,6 +195,50 @@ export class FlowApp {
   }
 
   // ---------------------------------------------------------------- layers
+
+  /** Use the model description of a newly loaded run (its blocks, its layers). */
+  setInfo(info, sameRun) {
+    this.info = info;
+    this.network = new Network(info);
+    const blocks = this.network.blocks.length;
+    if (!sameRun) this.expanded = [];
+    this.expanded = this.expanded.filter((id) => id < blocks);
+    if (this.selected && !this.network.layer(this.selected)) this.selected = null;
+  }
+
+  /**
+   * Select layer `name` (null: none) and redraw. `reveal` opens the blocks
+   * around it; `scroll` brings its card into view.
+   */
+  selectLayer(name, { reveal = false, scroll = false } = {}) {
+    this.selected = name;
+    if (name && reveal) {
+      const path = this.network.pathTo(name);
+      if (!path.every((id, k) => this.expanded[k] === id)) this.expanded = path;
+    }
+    this.scrollToSelected = Boolean(name && scroll);
+    if (this.mode !== "flow") this.setMode("flow");
+    else this.renderView();
+  }
+
+  /** Open block `id` on `level` (1: top level, 2: inside a stage), or close it when open; an opened block's panel is scrolled into view. */
+  toggleBlock(id, level) {
+    const open = this.expanded[level - 1] === id;
+    this.expanded = open ? this.expanded.slice(0, level - 1) : this.expanded.slice(0, level - 1).concat([id]);
+    this.scrollPanel = !open;
+    if (this.mode !== "flow") this.setMode("flow");
+    else this.renderView();
+  }
+
+  /** ↑ / ↓: select the previous / next shown layer in display order, opening its blocks. */
+  moveSelection(delta) {
+    if (!this.network) return;
+    const order = this.network.shownOrder(this.showAll).filter((l) => l.kind !== "input");
+    if (!order.length) return;
+    const at = order.findIndex((l) => l.name === this.selected);
+    const next = at < 0 ? (delta > 0 ? 0 : order.length - 1) : Math.max(0, Math.min(order.length - 1, at + delta));
+    this.selectLayer(order[next].name, { reveal: true, scroll: true });
+  }
 
   displayedLayers() {
     return this.info.layers.filter((l) => l.kind === "input" || l.logged || this.showAll);

@@ -5,10 +5,12 @@ const ANCHORS = {
   magma: ["#000004", "#1c1044", "#4f127b", "#812581", "#b5367a", "#e55064", "#fb8761", "#fec287", "#fcfdbf"],
   gray: ["#000000", "#ffffff"],
   diverging: ["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b"],
+  // white (nothing) to dark red (most): densities such as histograms over epochs
+  heat: ["#ffffff", "#fff3b0", "#fdd17a", "#fb9a45", "#ea5b2a", "#c2271f", "#7f0c1b", "#3d0312"],
 };
 
-/** Names of the available colormaps. */
-export const COLORMAPS = Object.keys(ANCHORS);
+/** Names of the colormaps offered for maps. */
+export const COLORMAPS = ["viridis", "magma", "gray", "diverging"];
 
 /** True for maps whose centre means zero. */
 export function isDiverging(name) {

@@ -15,7 +15,10 @@ export function el(tag, opts = {}, children = []) {
   if (opts.title) node.title = String(opts.title);
   for (const [k, v] of Object.entries(opts.attrs || {})) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
   for (const [k, v] of Object.entries(opts.data || {})) if (v !== undefined && v !== null) node.dataset[k] = String(v);
-  for (const [k, v] of Object.entries(opts.style || {})) node.style[k] = v;
+  for (const [k, v] of Object.entries(opts.style || {})) {
+    if (k.startsWith("--")) node.style.setProperty(k, v);
+    else node.style[k] = v;
+  }
   for (const c of children) {
     if (c === null || c === undefined) continue;
     node.append(typeof c === "string" ? document.createTextNode(c) : c);
@@ -117,10 +120,20 @@ export function shapeText(shape) {
   return shape.map((d) => (d === null || d === undefined ? "?" : String(d))).join("×");
 }
 
-/** Class name for index i (or "#i"). */
+/** Class name for index i, or "class i" when the run has no class names. */
 export function className(runInfo, i) {
   if (i === null || i === undefined) return "?";
   const names = runInfo && runInfo.probes && runInfo.probes.class_names;
   if (names && i >= 0 && i < names.length) return names[i];
-  return `#${i}`;
+  return `class ${i}`;
+}
+
+/** How a probe is named everywhere: "probe 3". */
+export function probeName(i) {
+  return `probe ${i}`;
+}
+
+/** Whole-number pixel size clamped to [lo, hi]. */
+export function clampPx(v, lo, hi) {
+  return Math.round(Math.max(lo, Math.min(hi, v)));
 }

@@ -53,6 +53,7 @@ export function fillRunSelect(app) {
 export async function selectRun(app, run) {
   app.run = run;
   app.selected = null;
+  app.expanded = [];
   app.filterLayer = null;
   app.probe = 0;
   app.probe2 = null;
@@ -75,13 +76,14 @@ export async function loadRun(app) {
   } catch (e) {
     if (run !== app.run) return;
     app.info = null;
+    app.network = null;
     app.epochs = null;
     app.detail.hidden = true;
     app.showEmpty(`Run "${run}" has no readable flow records`, e instanceof ApiError ? e.message : String(e));
     return;
   }
   if (run !== app.run) return;
-  app.info = info;
+  app.setInfo(info, app.info !== null && app.info.run === run);
   app.epochs = epochs;
   app.fixedRanges = null;
   app.knownRun = app.runs.find((r) => r.run === run) || null;
@@ -137,6 +139,7 @@ export async function poll(app) {
       const step = app.step();
       const epochs = await app.api.epochs(app.run);
       app.epochs = epochs;
+      app.api.hists.clear(); // new epochs bring new histograms
       app.fixedRanges = null;
       const i = epochs.steps.indexOf(step);
       app.idx = atEnd || i < 0 ? epochs.steps.length - 1 : i;

@@ -1,8 +1,10 @@
 // The compare view: a probes × layers table of channel-reduced maps at the
-// current step; a cell opens that probe and layer in the flow view.
+// current step, with the columns of the flow view (a closed block is one
+// column, its output); a cell opens that probe and layer (or block) in the
+// flow view.
 
 import * as draw from "../draw.js";
-import { className, confText, el, shapeText, stepLabel } from "../dom.js";
+import { className, confText, el, probeName, shapeText, stepLabel } from "../dom.js";
 
 /**
  * Render every probe through every logged layer at the current step.
@@ -15,25 +17,45 @@ export async function renderCompare(app, token) {
   const probes = [...Array(n).keys()];
   const [packs, images] = await app.probeData(probes, step);
   if (token !== app.token) return;
-  const layers = app.displayedLayers().filter((l) => l.kind === "input" || l.logged);
+  const net = app.network;
+  const columns = net.flowItems(app.expanded, false).map((it) =>
+    it.kind === "layer" ? { name: it.layer.name, layer: it.layer, item: it } : { name: it.block.name, layer: net.blockOutput(it.id, app.showAll), item: it },
+  );
   const table = el("table", { class: "compare" });
   table.append(
-    el("tr", {}, [el("th", { class: "corner", text: "probe" })].concat(layers.map((l) => el("th", { class: "col-name", text: l.name, title: `${l.name} · ${l.class} · ${shapeText(l.output_shape)}` })))),
+    el(
+      "tr",
+      {},
+      [el("th", { class: "corner", text: "probe" })].concat(
+        columns.map((c) =>
+          el("th", {
+            class: `col-name${c.item.kind === "block" ? " block-name" : ""}`,
+            text: c.item.kind === "block" ? `▸ ${c.name}` : c.name,
+            title: c.item.kind === "block" ? `${c.name}: block of ${c.item.block.layers} layers, output of ${c.layer.name} · ${shapeText(c.layer.output_shape)}` : `${c.name} · ${c.layer.class} · ${shapeText(c.layer.output_shape)}`,
+          }),
+        ),
+      ),
+    ),
   );
   probes.forEach((p, row) => {
     const { pred, truth, conf, wrong } = app.prediction(p);
     const rowHead = el("th", { class: `row-head${wrong ? " wrong" : ""}` }, [
-      el("div", { text: `#${p}${wrong ? " ✗" : ""}` }),
+      el("div", { text: `${probeName(p)}${wrong ? " ✗" : ""}` }),
       truth !== null ? el("div", { class: "lbl-true", text: `true: ${className(app.info, truth)}` }) : null,
       pred !== null ? el("div", { class: `lbl-pred ${wrong ? "bad" : "good"}`, text: `pred: ${className(app.info, pred)}` }) : null,
     ]);
     const tr = el("tr", { data: { probe: p } }, [rowHead]);
-    for (const layer of layers) {
-      const td = el("td", { data: { layer: layer.name }, title: `probe #${p} · ${layer.name}: click to open in the flow view` });
+    for (const { name, layer, item } of columns) {
+      const td = el("td", { data: item.kind === "block" ? { block: item.id, name } : { layer: name }, title: `${probeName(p)} · ${name}: click to open in the flow view` });
       td.addEventListener("click", () => {
         app.probe = p;
-        app.selected = layer.kind === "input" ? null : layer.name;
-        app.setMode("flow");
+        if (item.kind === "block") {
+          app.expanded = app.expanded.slice(0, item.level - 1).concat([item.id]);
+          app.setMode("flow");
+        } else if (layer.kind === "input") {
+          app.selected = null;
+          app.setMode("flow");
+        } else app.selectLayer(layer.name, { reveal: true });
       });
       const pack = packs[row];
       if (layer.kind === "input") {
@@ -48,7 +70,10 @@ export async function renderCompare(app, token) {
         const entry = app.reducedMap(arrays);
         const c = el("canvas", { class: "map" });
         if (entry) draw.drawMap(c, entry, null, app.range(layer.name), app.cmap);
-        else if (arrays.vector) draw.drawVector(c, arrays.vector, null, app.cmap, 64, 32);
+        else if (arrays.vector) {
+          c.classList.add("unit-grid");
+          draw.drawUnitGrid(c, arrays.vector, null, app.cmap);
+        }
         td.append(c);
       }
       tr.append(td);

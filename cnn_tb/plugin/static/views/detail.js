@@ -2,7 +2,7 @@
 // heatmaps on the probe image and statistics over the epochs.
 
 import * as draw from "../draw.js";
-import { className, el, field, fmt, pct, select, shapeText, stepLabel } from "../dom.js";
+import { className, el, field, fmt, pct, probeName, select, shapeText, stepLabel } from "../dom.js";
 
 const STAT_ROWS = ["mean", "std", "min", "max", "zero_frac", "neg_frac", "dead_frac"];
 const FRACTIONS = new Set(["zero_frac", "neg_frac", "dead_frac"]);
@@ -38,7 +38,7 @@ export async function renderDetail(app, token) {
     el("h3", { text: layer.name }),
     el("span", { class: "muted", text: `${layer.class} · output ${shapeText(layer.output_shape)} · ${layer.params.toLocaleString()} params${layer.activation ? ` · ${layer.activation}` : ""}` }),
     layer.inbound.length ? el("span", { class: "muted", text: ` · inputs: ${layer.inbound.join(", ")}` }) : null,
-    el("span", { class: "muted", text: ` · probe #${probe} · ${stepLabel(step)}` }),
+    el("span", { class: "muted", text: ` · ${probeName(probe)} · ${stepLabel(step)}` }),
     close,
   ]);
   const sections = [];
@@ -73,22 +73,23 @@ function mapsSection(app, layer, arrays) {
     app.detailCols = Number(cols.value);
     grid.style.gridTemplateColumns = `repeat(${app.detailCols}, minmax(0, 128px))`;
   });
-  const countSel = select(
-    [
-      ["8", "8"],
-      ["16", "16"],
-      ["32", "32"],
-      ["64", "64"],
-      ["100000", "all"],
-    ],
-    app.detailCount >= 100000 ? "100000" : String(app.detailCount),
-    (v) => app.setOption("detailCount", Number(v)),
-    { class: "count-select" },
-  );
-  const shown = Math.min(channels.length, app.detailCount);
-  const notes = [`showing ${shown} of ${channels.length} stored channels`];
-  if (full[full.length - 1] > channels.length) notes.push(`layer has ${full[full.length - 1]} (writer kept ${channels.length})`);
-  if (maps.meta && maps.meta.pool > 1) notes.push(`pooled ×${maps.meta.pool}`);
+  // the menu offers what is stored: 8, 16, 32... below the stored count, then all of them
+  const stored = channels.length;
+  const counts = [8, 16, 32, 64, 128].filter((c) => c < stored).map((c) => [String(c), String(c)]);
+  counts.push([String(stored), `all ${stored}`]);
+  const current = Math.min(app.detailCount, stored);
+  const countSel = select(counts, counts.some(([v]) => Number(v) === current) ? String(current) : String(stored), (v) => app.setOption("detailCount", Number(v)), { class: "count-select" });
+  const shown = Number(countSel.value);
+  const total = full[full.length - 1];
+  const settings = app.info.settings || {};
+  const budget = settings.budget_bytes ? `the ${Math.round(settings.budget_bytes / 1024)} KiB per probe and epoch the writer may store (budget_bytes)` : "the writer's byte budget";
+  const notes = [`${shown === stored ? `all ${stored}` : `${shown} of ${stored}`} stored channels`];
+  if (total > stored) {
+    const why = stored === settings.max_channels ? `max_channels=${stored}` : budget;
+    notes.push(`the layer has ${total}: the writer stores the first ${stored} (${why})`);
+  }
+  if (maps.meta && maps.meta.pool > 1)
+    notes.push(`stored at ${maps.shape[0]}×${maps.shape[1]} instead of ${full[0]}×${full[1]}: each value is the mean of ${maps.meta.pool}×${maps.meta.pool} pixels, to fit ${budget}`);
   box.append(
     el("div", { class: "controls" }, [field("Columns", cols), field("Maps", countSel), el("span", { class: "muted", text: notes.join(" · ") })]),
   );
@@ -160,7 +161,8 @@ function statsSection(app, layer) {
   const box = el("section", { class: "stats-section" }, [el("h4", { text: "Statistics over all probes" })]);
   const table = el("table", { class: "stats" });
   table.append(el("tr", {}, [el("th", { text: "stat" }), el("th", { text: stepLabel(app.step()) }), el("th", { text: "over epochs" })]));
-  const rows = STAT_ROWS.map((s) => [s, (e) => ((e.layers || {})[layer.name] || {})[s]]);
+  // a dead fraction only means something for ReLU outputs
+  const rows = STAT_ROWS.filter((s) => s !== "dead_frac" || app.network.deadApplies(layer)).map((s) => [s, (e) => ((e.layers || {})[layer.name] || {})[s]]);
   if (layer.is_conv) rows.push(["kernel change", (e) => (e.kernel_change || {})[layer.name]]);
   for (const [name, get] of rows) {
     const series = app.series(get);

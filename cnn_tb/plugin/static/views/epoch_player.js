@@ -1,19 +1,27 @@
 // The epoch bar: play/pause, previous/next, slider, jump-to-epoch, the
-// metrics of the shown epoch, and the keyboard shortcuts (← → space).
+// metrics of the shown epoch, and the keyboard shortcuts (← → epochs,
+// ↑ ↓ layers, space play/pause). Its controls sit in fixed grid columns, so
+// nothing moves while the texts change during playback.
 
 import { el, fmt, stepLabel } from "../dom.js";
 
 const PLAY_MS = 600;
 
 /**
- * Arrow keys step through epochs, space plays/pauses (not while typing).
+ * ← → step through epochs, ↑ ↓ select the previous / next layer, space
+ * plays/pauses (not while typing; on the epoch slider ← → are its own).
  * @param {import("../app.js").FlowApp} app
  */
 export function bindEpochKeys(app) {
   document.addEventListener("keydown", (ev) => {
-    const tag = ev.target && ev.target.tagName;
-    if (!app.epochs || tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
-    if (ev.key === "ArrowLeft") app.setIdx(app.idx - 1);
+    const t = ev.target;
+    const tag = t && t.tagName;
+    if (!app.epochs || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const onSlider = t === app.slider;
+    if ((tag === "INPUT" && !onSlider) || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (ev.key === "ArrowUp" || ev.key === "ArrowDown") app.moveSelection(ev.key === "ArrowUp" ? -1 : 1);
+    else if (onSlider) return;
+    else if (ev.key === "ArrowLeft") app.setIdx(app.idx - 1);
     else if (ev.key === "ArrowRight") app.setIdx(app.idx + 1);
     else if (ev.key === " ") app.togglePlay();
     else return;
@@ -27,7 +35,7 @@ export function bindEpochKeys(app) {
  */
 export function buildEpochBar(app) {
   const n = app.epochs.steps.length;
-  app.playBtn = el("button", { class: "btn play", text: app.playing ? "Pause" : "Play", title: "Animate over epochs (space); ← → step" });
+  app.playBtn = el("button", { class: "btn play", text: app.playing ? "Pause" : "Play", title: "Animate over epochs (space); ← → step, ↑ ↓ layer" });
   app.playBtn.addEventListener("click", () => app.togglePlay());
   app.slider = el("input", { class: "epoch-slider", attrs: { type: "range", min: 0, max: Math.max(0, n - 1), step: 1, "aria-label": "Epoch" } });
   app.slider.value = String(app.idx);
@@ -52,6 +60,7 @@ export function buildEpochBar(app) {
   const next = el("button", { class: "btn icon", text: "›", title: "next epoch" });
   next.addEventListener("click", () => app.setIdx(app.idx + 1));
   app.metricsText = el("span", { class: "metrics" });
+  app.stepText.title = "";
   app.epochBar.replaceChildren(
     app.playBtn,
     prev,
@@ -72,10 +81,13 @@ export function updateEpochTexts(app) {
   const step = app.step();
   const n = app.epochs.steps.length;
   app.slider.value = String(app.idx);
-  app.stepText.textContent = `${stepLabel(step)}  ·  step ${step}  ·  ${app.idx + 1}/${n}`;
+  const last = Math.max(...app.epochs.steps) + 1;
+  app.stepText.textContent = step < 0 ? `untrained · ${last} epoch${last === 1 ? "" : "s"}` : `${stepLabel(step)} of ${last}`;
+  app.stepText.title = `step ${step} (Keras epoch index) · ${app.idx + 1} of ${n} logged steps`;
   const logs = app.epoch().logs || {};
-  const keys = Object.keys(logs).slice(0, 4);
-  app.metricsText.textContent = keys.map((k) => `${k} ${fmt(logs[k])}`).join("   ");
+  const text = Object.keys(logs).map((k) => `${k} ${fmt(logs[k])}`).join("   ");
+  app.metricsText.textContent = text;
+  app.metricsText.title = text;
   app.jumpInput.max = String(Math.max(...app.epochs.steps) + 1);
   app.jumpInput.placeholder = String(step + 1);
 }

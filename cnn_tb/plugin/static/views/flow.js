@@ -1,14 +1,27 @@
-// The flow view: the pipeline of layer columns (one row per shown probe),
-// the layer chips of long models, and the output probability bars.
+// The flow view: the whole network on one screen. The top level (blocks and
+// loose layers, at most 16 items: see cnn_tb/plugin/structure.py) is laid out
+// in rows of cards that fit the width; an open block shows its children in a
+// panel below, and an open unit inside it a second panel. Above them: the
+// title with the layer search and the depth overview; below: the detail panel
+// of the selected layer and the depth charts.
 
 import { renderDetail } from "./detail.js";
-import * as draw from "../draw.js";
-import { className, el, fmt, pct, probabilityBars, shapeText, stepLabel } from "../dom.js";
+import { renderDepthPanel } from "./depth.js";
+import { renderOverview } from "./overview.js";
+import { buildSearch } from "./search.js";
+import { blockCard, blockSummary, layerCard } from "./cards.js";
+import { el, probeName, shapeText, stepLabel } from "../dom.js";
 import { drawArcs } from "./skip_arcs.js";
 
+const GAP = 12; // the arrow between two cards (.conn in style.css)
+const MIN_CARD = 80; // narrowest card before a row wraps
+const CARD = 118; // card width in wrapped rows
+const MAX_CARD = 150;
+const OUTPUT_CARD = 150; // .layer-col.output in style.css
+
 /**
- * Render the pipeline of the selected probe(s) at the current step, then the
- * detail panel of the selected layer.
+ * Render the flow of the shown probe(s) at the current step, then the detail
+ * panel of the selected layer and the depth panel.
  * @param {import("../app.js").FlowApp} app
  * @param {number} token render token; a newer render makes this one stop
  */
@@ -17,134 +30,131 @@ export async function renderFlow(app, token) {
   const probes = [app.probe, app.probe2].filter((p) => p !== null);
   const [packs, images] = await app.probeData(probes, step);
   if (token !== app.token) return;
-  const scroller = app.main.querySelector(".pipeline-scroll");
-  const scrollLeft = scroller ? scroller.scrollLeft : 0;
-  const layers = app.displayedLayers();
-  const pipeline = el("div", { class: `pipeline${layers.length > 12 ? " dense" : ""}`, data: { rows: probes.length } });
-  const arcs = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  arcs.setAttribute("class", "arcs");
-  pipeline.append(arcs);
-  let prevShape = null;
-  layers.forEach((layer, li) => {
-    if (li > 0) pipeline.append(el("div", { class: "conn", text: "→", attrs: { "aria-hidden": "true" } }));
-    const shapeChanged = prevShape !== null && shapeText(prevShape) !== shapeText(layer.output_shape);
-    prevShape = layer.output_shape;
-    pipeline.append(layerColumn(app, layer, probes, packs, images, shapeChanged));
-  });
-  const scroll = el("div", { class: "pipeline-scroll" }, [pipeline]);
-  const title = el("div", { class: "view-title" }, [
-    el("span", { text: `${app.info.model_name}` }),
-    el("span", { class: "muted", text: ` · ${probes.map((p) => `probe #${p}`).join(" vs ")} · ${stepLabel(step)} · click a layer for details` }),
-  ]);
-  const nav = layers.length > 8 ? layerNav(app, layers, pipeline) : null;
-  app.main.replaceChildren(...[title, nav, scroll].filter(Boolean));
-  scroll.scrollLeft = scrollLeft;
-  drawArcs(app.info.layers, pipeline, arcs, layers);
+  const net = app.network;
+  app.flowWidth = app.main.clientWidth;
+  const width = Math.max(320, app.flowWidth - 32);
+  const top = net.topItems(app.showAll);
+  const ctx = { app, probes, packs, images };
+  const flow = el("div", { class: "flow", data: { items: top.length } });
+  flow.append(...rows(ctx, top, width, 1));
+  const panels = [];
+  const panelWidth = (level) => width - 8 - 24 * level; // panel border, padding and indent
+  let parent = app.expanded[0] !== undefined ? top.find((it) => it.kind === "block" && it.id === app.expanded[0]) : null;
+  for (let level = 1; parent && level <= 2; level++) {
+    const kids = net.childItems(parent.id, app.showAll);
+    const panel = el("div", { class: `block-panel level-${level}`, data: { block: parent.id, name: parent.block.name, children: kids.length } }, [
+      panelHead(app, parent, level),
+      ...rows(ctx, kids, panelWidth(level), level + 1),
+    ]);
+    panels.push(panel);
+    const next = app.expanded[level];
+    parent = next !== undefined ? kids.find((it) => it.kind === "block" && it.id === next) : null;
+  }
+  const head = flowHead(app);
+  head.title.textContent = app.info.model_name;
+  head.info.textContent = ` · ${probes.map(probeName).join(" vs ")} · ${stepLabel(step)} · ${layerCountText(app)}`;
+  const overview = renderOverview(app);
+  const scrollY = window.scrollY;
+  // the head (with the search field, which may have the focus) stays; the rest is rebuilt
+  if (app.main.firstChild !== head.box || app.main.childNodes.length !== 2) app.main.replaceChildren(head.box, head.body);
+  head.body.replaceChildren(overview, flow, ...panels);
+  for (const row of app.main.querySelectorAll(".pipeline")) drawArcs(net, row);
+  window.scrollTo(window.scrollX, scrollY);
   if (app.selected) await renderDetail(app, token);
   else app.detail.hidden = true;
-}
-
-/** Chips naming every layer; a click scrolls its card into view. */
-function layerNav(app, layers, pipeline) {
-  const nav = el("div", { class: "layer-nav" }, [el("span", { class: "muted", text: `${layers.length} layers · scroll sideways or jump:` })]);
-  for (const layer of layers) {
-    const chip = el("button", { class: `chip${layer.name === app.selected ? " active" : ""}`, text: layer.name, title: `${layer.class} · ${shapeText(layer.output_shape)}` });
-    chip.addEventListener("click", () => {
-      const col = [...pipeline.querySelectorAll(".layer-col")].find((c) => c.dataset.layer === layer.name);
-      if (col) col.scrollIntoView({ block: "nearest", inline: "center" });
-    });
-    nav.append(chip);
+  if (token !== app.token) return;
+  await renderDepthPanel(app, token);
+  if (token !== app.token) return;
+  if (app.scrollPanel) {
+    app.scrollPanel = false;
+    // an opened panel below the screen: scroll so that its head shows, the flow above it as far as possible
+    const panels = app.main.querySelectorAll(".block-panel");
+    const last = panels[panels.length - 1];
+    const top = last ? last.getBoundingClientRect().top : 0;
+    if (last && top > window.innerHeight - 160) window.scrollBy(0, top - window.innerHeight + 320);
   }
-  return nav;
+  if (app.scrollToSelected) {
+    app.scrollToSelected = false;
+    const card = [...app.main.querySelectorAll(".layer-col")].find((c) => c.dataset.layer === app.selected);
+    if (card) card.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
 }
 
-/** One layer's card: header, one cell per probe, stats under the last cell. */
-function layerColumn(app, layer, probes, packs, images, shapeChanged) {
-  const inbound = layer.inbound || [];
-  const merge = inbound.length > 1;
-  const output = app.isOutput(layer);
-  const col = el("div", {
-    class: `layer-col kind-${layer.kind}${merge ? " merge" : ""}${output ? " output" : ""}${layer.name === app.selected ? " selected" : ""}${layer.logged || layer.kind === "input" ? "" : " unlogged"}`,
-    data: { layer: layer.name, kind: layer.kind },
-  });
-  const head = el("div", { class: "col-head" }, [
-    el("div", { class: "layer-name", text: layer.name, title: layer.name }),
-    el("div", { class: "layer-class", text: `${layer.class}${layer.activation && layer.activation !== "linear" ? ` · ${layer.activation}` : ""}`, title: layer.class }),
-    el("div", { class: "shape-row" }, [
-      el("span", { class: `layer-shape${shapeChanged ? " changed" : ""}`, text: shapeText(layer.output_shape), title: shapeChanged ? "shape changes here" : "output shape" }),
-    ]),
+/** The title row of the flow view, built once: model name, what is shown, the layer search. */
+function flowHead(app) {
+  if (!app.flowHead) {
+    const title = el("span", { class: "model-name" });
+    const info = el("span", { class: "muted" });
+    const box = el("div", { class: "view-title" }, [title, info, buildSearch(app)]);
+    app.flowHead = { box, title, info, body: el("div", { class: "flow-body" }) };
+  }
+  return app.flowHead;
+}
+
+function layerCountText(app) {
+  const net = app.network;
+  const logged = net.loggedOrder().length;
+  if (net.flat) return `${logged} logged layers · click a layer for details · ↑/↓ layer, ←/→ epoch`;
+  const blocks = net.topItems(app.showAll).filter((it) => it.kind === "block").length;
+  return `${logged} logged layers in ${blocks} block${blocks === 1 ? "" : "s"} · click a block to open it, a layer for details · ↑/↓ layer, ←/→ epoch`;
+}
+
+function panelHead(app, parent, level) {
+  const close = el("button", { class: "btn icon close", text: "×", title: "close this block" });
+  close.addEventListener("click", () => app.toggleBlock(parent.id, level));
+  const path = app.expanded.slice(0, level).map((id) => app.network.blocks[id].name).join(" ▸ ");
+  return el("div", { class: "panel-head" }, [
+    el("span", { class: "panel-title", text: path }),
+    el("span", { class: "muted", text: ` · ${blockSummary(app, parent.block)} · ${parent.block.kind === "stage" ? "click a block to open it" : "click a layer for details"}` }),
+    close,
   ]);
-  if (merge) {
-    const verb = /concat/i.test(layer.class) ? "concat" : /add/i.test(layer.class) ? "add" : "merge";
-    head.append(el("div", { class: "merge-note", text: `${verb}: ${inbound.join(" + ")}`, title: inbound.join(" + ") }));
-  }
-  const stats = app.layerStats(layer.name);
-  if (stats && stats.nonfinite > 0)
-    head.querySelector(".shape-row").append(el("span", { class: "badge nan", text: `NaN ×${stats.nonfinite}`, title: `${stats.nonfinite} NaN/Inf values at this epoch` }));
-  col.append(head);
-  probes.forEach((p, row) => {
-    const cell = el("div", { class: "cell", data: { probe: p } });
-    const pack = packs[row];
-    if (layer.kind === "input") {
-      const c = el("canvas", { class: "map input-map" });
-      if (images[row]) draw.drawImage(c, images[row]);
-      cell.append(c);
-      if (probes.length > 1) {
-        const { wrong } = app.prediction(p);
-        cell.append(el("div", { class: `cell-stats ${wrong ? "bad" : ""}`.trim(), text: `probe #${p}${wrong ? " ✗" : ""}` }));
-      }
-    } else if (pack instanceof Error) {
-      cell.append(el("div", { class: "cell-msg", text: pack.message }));
-    } else if (output && layer.kind === "vector") {
-      cell.append(outputBars(app, p, pack));
-    } else if (!layer.logged) {
-      cell.append(el("div", { class: "cell-msg", text: "not logged" }));
-    } else {
-      const arrays = pack.layers.get(layer.name) || {};
-      const map = app.reducedMap(arrays);
-      if (layer.kind === "map" && map) {
-        const c = el("canvas", { class: "map" });
-        draw.drawMap(c, map, null, app.range(layer.name), app.cmap);
-        cell.append(c);
-      } else if (arrays.vector) {
-        const c = el("canvas", { class: "map vector-map" });
-        draw.drawVector(c, arrays.vector, app.norm === "map" ? null : app.range(layer.name), app.cmap);
-        cell.append(c);
-      } else cell.append(el("div", { class: "cell-msg", text: "no data at this epoch" }));
-    }
-    if (stats && layer.kind !== "input" && row === probes.length - 1) {
-      cell.append(
-        el("div", { class: "cell-stats", title: "over all probes at this epoch" }, [
-          el("span", { text: `mean ${fmt(stats.mean, 2)}` }),
-          el("span", { text: `dead ${pct(stats.dead_frac)}` }),
-        ]),
-      );
-    }
-    col.append(cell);
-  });
-  col.addEventListener("click", () => {
-    if (layer.kind === "input") return; // the probe image itself: nothing more to show
-    app.selected = app.selected === layer.name ? null : layer.name;
-    app.renderView();
-  });
-  return col;
 }
 
-/** Probability bars of the output layer: all classes, or the top 8 plus the true one. */
-function outputBars(app, probe, pack) {
-  const { pred, truth, probs, top } = app.prediction(probe);
-  let rows;
-  if (probs && probs.length) rows = probs.map((p, i) => [i, p]);
-  else if (top && top.length) rows = top.map(([c, p]) => [typeof c === "number" ? c : -1, p]);
-  else {
-    const arr = pack && pack.layers.get(app.info.output_layer);
-    const v = arr && arr.vector ? draw.mapValues({ ...arr.vector, shape: [arr.vector.shape.at(-1)] }).values : [];
-    rows = Array.from(v, (p, i) => [i, p]);
+/**
+ * Lay `items` out in rows of cards that fit `width`: one row while cards can
+ * be at least MIN_CARD wide, else rows of CARD-wide cards.
+ * @returns {Array<HTMLElement>} the `.pipeline` rows
+ */
+function rows(ctx, items, width, level) {
+  const { app } = ctx;
+  const n = items.length;
+  if (!n) return [el("p", { class: "muted", text: "Nothing logged in this block." })];
+  const hasOutput = items[n - 1].kind === "layer" && app.isOutput(items[n - 1].layer);
+  const plain = n - (hasOutput ? 1 : 0);
+  const fitOne = (width - (hasOutput ? OUTPUT_CARD : 0) - (n - 1) * GAP) / Math.max(1, plain);
+  let perRow = n;
+  let card = Math.min(MAX_CARD, Math.floor(fitOne));
+  if (fitOne < MIN_CARD) {
+    // wrapped rows; each row starts with a "↪" as wide as a gap
+    const fit = Math.max(1, Math.floor(width / (CARD + GAP)));
+    const count = Math.ceil(n / fit);
+    perRow = Math.ceil(n / count);
+    card = Math.min(MAX_CARD, Math.floor((width - perRow * GAP - (hasOutput ? OUTPUT_CARD - CARD : 0)) / perRow));
   }
-  if (rows.length > 10) {
-    const keep = new Set(rows.slice().sort((a, b) => (b[1] || 0) - (a[1] || 0)).slice(0, 8).map((r) => r[0]));
-    if (truth !== null) keep.add(truth);
-    rows = rows.filter((r) => keep.has(r[0]));
+  const out = [];
+  let prevShape = null;
+  for (let start = 0; start < n; start += perRow) {
+    const row = el("div", { class: "pipeline", data: { rows: ctx.probes.length, level }, style: { "--card-w": `${card}px`, "--map-w": `${card - 14}px` } });
+    row.append(svgArcs());
+    items.slice(start, start + perRow).forEach((it, k) => {
+      if (k > 0 || start > 0) row.append(el("div", { class: "conn", text: k === 0 ? "↪" : "→", attrs: { "aria-hidden": "true" } }));
+      const outLayer = it.kind === "layer" ? it.layer : app.network.blockOutput(it.id, app.showAll);
+      const shape = shapeText(outLayer.output_shape);
+      const changed = prevShape !== null && prevShape !== shape;
+      prevShape = shape;
+      row.append(
+        it.kind === "layer"
+          ? layerCard(app, it.layer, ctx.probes, ctx.packs, ctx.images, changed)
+          : blockCard(app, it, ctx.probes, ctx.packs, ctx.images, changed, level),
+      );
+    });
+    out.push(row);
   }
-  return probabilityBars(rows, pred, truth, (c) => className(app.info, c));
+  return out;
+}
+
+function svgArcs() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "arcs");
+  return svg;
 }

@@ -1,7 +1,7 @@
 // The probe strip: one thumbnail per probe image with its true and predicted
 // labels, plus the "side by side with" picker for a second probe.
 
-import { className, confText, el, field, select } from "../dom.js";
+import { className, confText, el, field, probeName, select } from "../dom.js";
 
 /**
  * Rebuild the strip for the loaded run; sets `app.probeItems` and `app.probe2Select`.
@@ -12,9 +12,9 @@ export function buildProbeStrip(app) {
   app.probeItems = [];
   const items = [];
   for (let i = 0; i < n; i++) {
-    const img = el("img", { class: "thumb", attrs: { src: app.api.probeUrl(app.run, i), alt: `probe ${i}` } });
+    const img = el("img", { class: "thumb", attrs: { src: app.api.probeUrl(app.run, i), alt: probeName(i) } });
     const labels = el("div", { class: "probe-labels" });
-    const item = el("button", { class: "probe", data: { probe: i }, title: "click: show this probe · shift-click: show it side by side" }, [img, labels]);
+    const item = el("button", { class: "probe", data: { probe: i } }, [img, labels]);
     item.addEventListener("click", (ev) => {
       if (ev.shiftKey) app.probe2 = app.probe2 === i || i === app.probe ? null : i;
       else {
@@ -28,7 +28,7 @@ export function buildProbeStrip(app) {
     items.push(item);
   }
   app.probe2Select = select(
-    [["", "none"]].concat(Array.from({ length: n }, (_, i) => [String(i), `probe ${i}`])),
+    [["", "none"]].concat(Array.from({ length: n }, (_, i) => [String(i), probeName(i)])),
     app.probe2 === null ? "" : app.probe2,
     (v) => app.setOption("probe2", v === "" ? null : Number(v)),
     { class: "probe2-select" },
@@ -52,10 +52,19 @@ export function updateProbeStrip(app) {
     item.classList.toggle("second", i === app.probe2);
     item.classList.toggle("wrong", wrong);
     item.dataset.wrong = wrong ? "1" : "0";
-    const kids = [el("span", { class: "probe-index", text: `#${i}${wrong ? " ✗" : ""}` })];
-    if (truth !== null) kids.push(el("span", { class: "lbl-true", text: `true: ${className(app.info, truth)}`, title: className(app.info, truth) }));
-    if (pred !== null)
-      kids.push(el("span", { class: `lbl-pred ${wrong ? "bad" : "good"}`, text: `pred: ${className(app.info, pred)} ${confText(conf)}`, title: className(app.info, pred) }));
+    const kids = [el("span", { class: "probe-index", text: `${probeName(i)}${wrong ? " ✗" : ""}` })];
+    const full = [probeName(i)];
+    if (truth !== null) {
+      kids.push(el("span", { class: "lbl-true", text: `true: ${className(app.info, truth)}` }));
+      full.push(`true: ${className(app.info, truth)}`);
+    }
+    if (pred !== null) {
+      const text = `pred: ${className(app.info, pred)} ${confText(conf)}`.trim();
+      kids.push(el("span", { class: `lbl-pred ${wrong ? "bad" : "good"}`, text }));
+      full.push(text);
+    }
     labels.replaceChildren(...kids);
+    // labels wrap inside the card; the tooltip repeats them on one line each
+    item.title = `${full.join("\n")}\nclick: show this probe · shift-click: side by side`;
   });
 }

@@ -1,70 +1,92 @@
-// Skip-connection arcs drawn in an SVG above the flow pipeline.
+// Skip-connection arcs drawn in an SVG above one row of the flow view.
+
+const NS = "http://www.w3.org/2000/svg";
+const BAND = 34; // height of the arc band above the cards
 
 /**
- * Arcs above the pipeline for inputs that do not come from the column on the
- * left; sets `pipeline.dataset.skips` to the number drawn.
- * @param {Array<object>} allLayers every layer of the model (hidden ones too)
- * @param {HTMLElement} pipeline the element holding the `.layer-col` cards
- * @param {SVGSVGElement} svg
- * @param {Array<object>} layers the displayed layers, in column order
+ * Arcs above a row for inputs that come from a card of the same row other than
+ * the one on the left. A block card stands for every layer inside it; hidden
+ * (unlogged) layers are followed back to a shown one. Sets
+ * `row.dataset.skips` to the number drawn; a row without arcs has no band.
+ * @param {import("../network.js").Network} net
+ * @param {HTMLElement} row a `.pipeline` element holding `.layer-col` / `.block-col` cards
  */
-export function drawArcs(allLayers, pipeline, svg, layers) {
-  const shown = new Set(layers.map((l) => l.name));
-  const byName = new Map(allLayers.map((l) => [l.name, l]));
-  const visibleSource = (name) => {
+export function drawArcs(net, row) {
+  const svg = row.querySelector("svg.arcs");
+  const cards = [...row.querySelectorAll(".layer-col, .block-col")];
+  const cardOf = new Map();
+  const members = new Map(); // card -> layer names it stands for
+  for (const c of cards) {
+    const names = c.dataset.layer !== undefined ? [c.dataset.layer] : net.layersOf(Number(c.dataset.block)).map((i) => net.layers[i].name);
+    members.set(c, names);
+    for (const n of names) cardOf.set(n, c);
+  }
+  const sourceCard = (name) => {
     let cur = name;
-    for (let guard = 0; guard < 1000 && cur && !shown.has(cur); guard++) {
-      const l = byName.get(cur);
-      cur = l && l.inbound && l.inbound.length ? l.inbound[0] : null;
+    for (let guard = 0; guard < 1000 && cur; guard++) {
+      if (cardOf.has(cur)) return cardOf.get(cur);
+      const l = net.layer(cur);
+      if (!l || l.logged || l.kind === "input") return null; // shown elsewhere: no arc in this row
+      cur = l.inbound && l.inbound.length ? l.inbound[0] : null;
     }
-    return cur;
+    return null;
   };
-  const cols = new Map();
-  for (const c of pipeline.querySelectorAll(".layer-col")) cols.set(c.dataset.layer, c);
-  const width = pipeline.scrollWidth;
+  const arcs = [];
+  cards.forEach((card, i) => {
+    const own = new Set(members.get(card));
+    const seen = new Set();
+    for (const name of own) {
+      const l = net.layer(name);
+      for (const src of (l && l.inbound) || []) {
+        if (own.has(src)) continue;
+        const from = sourceCard(src);
+        if (!from || from === card || from === cards[i - 1] || seen.has(from)) continue;
+        seen.add(from);
+        arcs.push([from, card]);
+      }
+    }
+  });
+  row.dataset.skips = String(arcs.length);
+  if (!arcs.length) {
+    svg.remove();
+    return;
+  }
+  row.classList.add("with-arcs");
+  const width = row.scrollWidth;
   svg.setAttribute("width", String(width));
-  svg.setAttribute("height", "34");
-  svg.setAttribute("viewBox", `0 0 ${width} 34`);
-  const ns = "http://www.w3.org/2000/svg";
-  const defs = document.createElementNS(ns, "defs");
-  const marker = document.createElementNS(ns, "marker");
-  marker.setAttribute("id", "arrow");
+  svg.setAttribute("height", String(BAND));
+  svg.setAttribute("viewBox", `0 0 ${width} ${BAND}`);
+  const defs = document.createElementNS(NS, "defs");
+  const marker = document.createElementNS(NS, "marker");
+  const id = `arrow-${Math.random().toString(36).slice(2)}`;
+  marker.setAttribute("id", id);
   marker.setAttribute("viewBox", "0 0 10 10");
   marker.setAttribute("refX", "8");
   marker.setAttribute("refY", "5");
   marker.setAttribute("markerWidth", "6");
   marker.setAttribute("markerHeight", "6");
   marker.setAttribute("orient", "auto-start-reverse");
-  const tip = document.createElementNS(ns, "path");
+  const tip = document.createElementNS(NS, "path");
   tip.setAttribute("d", "M 0 0 L 10 5 L 0 10 z");
   tip.setAttribute("fill", "#1976d2");
   marker.append(tip);
   defs.append(marker);
   svg.append(defs);
-  let count = 0;
-  layers.forEach((layer, i) => {
-    const prev = i > 0 ? layers[i - 1].name : null;
-    for (const src of layer.inbound || []) {
-      const from = visibleSource(src);
-      if (!from || from === prev || from === layer.name || !cols.has(from)) continue;
-      const a = cols.get(from);
-      const b = cols.get(layer.name);
-      const x1 = a.offsetLeft + a.offsetWidth / 2;
-      const x2 = b.offsetLeft + b.offsetWidth / 2;
-      const h = 30 - (count % 3) * 7;
-      const path = document.createElementNS(ns, "path");
-      path.setAttribute("d", `M ${x1} 34 C ${x1} ${34 - h}, ${x2} ${34 - h}, ${x2} 34`);
-      path.setAttribute("class", "skip-arc");
-      path.setAttribute("marker-end", "url(#arrow)");
-      path.dataset.from = from;
-      path.dataset.to = layer.name;
-      const title = document.createElementNS(ns, "title");
-      title.textContent = `skip connection: ${from} → ${layer.name}`;
-      path.append(title);
-      svg.append(path);
-      a.classList.add("skip-source");
-      count++;
-    }
+  arcs.forEach(([a, b], count) => {
+    const x1 = a.offsetLeft + a.offsetWidth / 2;
+    const x2 = b.offsetLeft + b.offsetWidth / 2;
+    const h = 30 - (count % 3) * 7;
+    const path = document.createElementNS(NS, "path");
+    path.setAttribute("d", `M ${x1} ${BAND} C ${x1} ${BAND - h}, ${x2} ${BAND - h}, ${x2} ${BAND}`);
+    path.setAttribute("class", "skip-arc");
+    path.setAttribute("marker-end", `url(#${id})`);
+    const label = (c) => c.dataset.layer !== undefined ? c.dataset.layer : c.dataset.name;
+    path.dataset.from = label(a);
+    path.dataset.to = label(b);
+    const title = document.createElementNS(NS, "title");
+    title.textContent = `skip connection: ${label(a)} → ${label(b)}`;
+    path.append(title);
+    svg.append(path);
+    a.classList.add("skip-source");
   });
-  pipeline.dataset.skips = String(count);
 }
