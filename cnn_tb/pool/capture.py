@@ -80,16 +80,23 @@ class PoolCapture:
         self.capture = Capture(model, [i.name for i in self.infos], (), device_fn=self._device)
 
     def _device(self, t):
-        feats = [ops.mean(t.stacked(g), axis=(2, 3)) for g in self.map_groups]  # [L, B, C]
+        # reduce each layer first, then stack the small results: stacking whole
+        # activations [L, B, h, w, C] first costs a copy of every map (measured:
+        # the example maxima took twice the forward pass itself that way)
+        feats = [ops.stack([ops.mean(t.acts[n], axis=(1, 2)) for n in g]) for g in self.map_groups]  # [L, B, C]
         vectors = [ops.reshape(t.acts[n], (t.acts[n].shape[0], -1)) for n in self.vectors]
         maxima, argmax = [], []
         for g in self.example_groups:
             k = max(self.example_channels[n] for n in g)
-            x = t.stacked(g)[..., :k]  # [L, B, h, w, k]
-            x = ops.reshape(x, (x.shape[0], x.shape[1], -1, k))
-            x = ops.where(ops.isfinite(x), x, -np.inf)
-            maxima.append(ops.max(x, axis=2))
-            argmax.append(ops.cast(ops.argmax(x, axis=2), "int32"))
+            mx, am = [], []
+            for n in g:
+                x = t.acts[n][..., :k]  # [B, h, w, k]: only the channels with examples
+                x = ops.reshape(x, (x.shape[0], -1, k))
+                x = ops.where(ops.isfinite(x), x, -np.inf)
+                mx.append(ops.max(x, axis=1))
+                am.append(ops.cast(ops.argmax(x, axis=1), "int32"))
+            maxima.append(ops.stack(mx))  # [L, B, k]
+            argmax.append(ops.stack(am))
         conf = ops.max(t.probs, axis=-1)
         return {"features": feats, "vectors": vectors, "maxima": maxima, "argmax": argmax, "pred": t.pred, "confidence": conf}
 
