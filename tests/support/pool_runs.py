@@ -45,3 +45,27 @@ def write_pool_run(root, name="pool_run", steps=(-1, 0, 1), n_pool=60, n_probes=
     join_compilations()
     return {"log_dir": log_dir, "run": f"{name}/cnn_tb", "x": x, "y": y, "names": names, "model": model,
             "steps": list(steps), "logger": logger}
+
+
+def write_application_pool_run(root, name="ResNet50", side=32, n_pool=64, steps=(-1, 0), n_probes=3, seed=0):
+    """``keras.applications.<name>`` (weights=None, 10 classes) logged with
+    ``cnn_tb.log_layers`` and a pool of ``n_pool`` random images at ``steps``
+    (a small random weight change between steps, no training)."""
+    import cnn_tb
+    import keras
+
+    model = getattr(keras.applications, name)(weights=None, input_shape=(side, side, 3), classes=10)
+    rng = np.random.default_rng(seed)
+    x = rng.random((n_pool, side, side, 3), dtype=np.float32)
+    y = np.arange(n_pool) % 10
+    probes = cnn_tb.Probes(x[:n_probes], labels=y[:n_probes])
+    log_dir = os.path.join(root, name.lower())
+    for step in steps:
+        if step >= 0:
+            for w in model.trainable_weights:
+                w.assign(w + rng.normal(0, 0.01, w.shape).astype("float32"))
+        assert cnn_tb.log_layers(model, probes, log_dir, step, pool=(x, y))
+    join_compilations()
+    n_layers = len(model.layers)
+    keras.backend.clear_session()
+    return {"run": f"{name.lower()}/cnn_tb", "layers": n_layers, "steps": list(steps), "n_pool": n_pool, "y": y}
