@@ -8,8 +8,8 @@ Example:
     ...     cnn_tb.LayerFlow(log_dir, probes),
     ... ])
 
-Importing this package is cheap: TensorFlow is imported only when one of the
-names below is first used (TensorBoard imports the plugin entry point, which
+Importing this package is cheap: Keras and its backend are imported only when
+one of the names below is first used (TensorBoard imports the plugin entry point, which
 lives in this package, at start-up).
 """
 
@@ -33,6 +33,10 @@ __all__ = sorted(_LAZY) + ["__version__"]
 def __getattr__(name):
     if name in _LAZY:
         import importlib
+
+        from cnn_tb._backend import import_keras
+
+        import_keras()  # a missing backend: an error that says what to install
 
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

@@ -2,10 +2,20 @@
 
 import json
 import os
+import sys
 
 
 def is_chief():
-    """False on the non-chief workers of a multi-worker ``TF_CONFIG`` cluster."""
+    """False on the non-chief workers of a multi-worker ``TF_CONFIG`` cluster, and
+    on JAX processes other than process 0 (``jax.distributed``, which
+    ``keras.distribution`` uses across hosts)."""
+    jax = sys.modules.get("jax")  # only where JAX is in use: never imported here
+    if jax is not None:
+        try:
+            if jax.process_count() > 1:
+                return jax.process_index() == 0
+        except Exception:  # noqa: BLE001 - a JAX without a backend: not a multi-process run
+            pass
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         return True

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs, then runs it.
 #   - Debian's chromium (headless browser tests), when missing and we are root
-#   - this package with its [test] extras (a regular, non-editable install)
+#   - this package with TensorFlow (CPU) and its [test] extras (a regular, non-editable install)
+#   - JAX and PyTorch (CPU builds) for the tests that run on Keras' other backends:
+#     torch==2.13.0 is the CPU build; a plain "torch" from PyPI is a CUDA build of
+#     several GB (pip on machines with a local wheel store takes it from there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +18,6 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-python -m pip install -q ".[test]"
+python -m pip install -q ".[cpu,test]"
+python -m pip install -q jax "torch==2.13.0" || python -m pip install -q jax torch --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple
 exec python -m pytest -q -p no:cacheprovider "$@"

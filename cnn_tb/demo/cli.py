@@ -10,7 +10,13 @@ import sys
 
 def _demo(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    from cnn_tb._backend import BackendMissingError, import_keras
+
+    try:
+        keras = import_keras()
+    except BackendMissingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     import cnn_tb
     from cnn_tb.demo import datasets, models

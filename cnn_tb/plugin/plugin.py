@@ -28,7 +28,7 @@ _MIME_TYPES = {".js": "text/javascript", ".css": "text/css"}
 INTERNAL_ERROR_STATUS = 503
 
 _MAX_PARAM = 4096
-_INT_RE = re.compile(r"^-?[0-9]{1,12}$")
+_INT_RE = re.compile(r"-?[0-9]{1,12}")  # matched whole: "$" alone would let "5\n" through
 
 
 def static_files(root=STATIC_DIR):
@@ -76,7 +76,7 @@ class _Params:
         value = self._one(name, required)
         if value is None:
             return None
-        if not _INT_RE.match(value):
+        if not _INT_RE.fullmatch(value):
             raise errors.InvalidArgumentError(f"query parameter '{name}' must be an integer; received {value[:40]!r}")
         number = int(value)
         if minimum is not None and number < minimum:

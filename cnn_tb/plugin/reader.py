@@ -67,7 +67,9 @@ class FlowReader(PoolReader, CachedSource):
         key = self._series_key(run_tags, tags.RUN_TAG)
         hit = self._derived.get(("run", eid, run), key)
         if hit is None:
-            found = self._decoded_records(ctx, eid, run, tags.RUN_TAG, lambda obj, step: records.parse_run_record(obj))
+            found = []
+            if tags.RUN_TAG in run_tags:  # (not when its plugin metadata is newer than this reader)
+                found = self._decoded_records(ctx, eid, run, tags.RUN_TAG, lambda obj, step: records.parse_run_record(obj))
             hit = (found[-1][0], dict(found[-1][1], blocks=self._blocks(run, found[-1][1]))) if found else False
             self._derived.put(("run", eid, run), key, hit)
         if not hit:
@@ -91,7 +93,9 @@ class FlowReader(PoolReader, CachedSource):
         key = self._series_key(run_tags, tags.EPOCH_TAG)
         hit = self._derived.get(("epochs", eid, run), key)
         if hit is None:
-            found = self._decoded_records(ctx, eid, run, tags.EPOCH_TAG, records.parse_epoch_record)
+            found = []
+            if tags.EPOCH_TAG in run_tags:
+                found = self._decoded_records(ctx, eid, run, tags.EPOCH_TAG, records.parse_epoch_record)
             obj = {"run": run, "steps": [s for s, _ in found], "epochs": [r for _, r in found]}
             raw = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
             hit = (obj, raw, gzip.compress(raw, compresslevel=5, mtime=0))

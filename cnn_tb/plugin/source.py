@@ -218,11 +218,16 @@ class CachedSource:
         return hit
 
     def _require_run(self, ctx, eid, run, fresh=False):
-        """The ``{tag: TensorTimeSeries}`` of ``run``; NotFoundError if it has no flow records."""
+        """The ``{tag: TensorTimeSeries}`` of ``run`` whose plugin metadata this reader
+        knows; NotFoundError if it has no such run or epoch records (as ``/runs``)."""
 
         def known(listing):
-            run_tags = listing.get(run)
-            return run_tags if run_tags and (tags.RUN_TAG in run_tags or tags.EPOCH_TAG in run_tags) else None
+            run_tags = {
+                tag: ts
+                for tag, ts in (listing.get(run) or {}).items()
+                if self._check_tag_content(run, tag, ts.plugin_content)
+            }
+            return run_tags if (tags.RUN_TAG in run_tags or tags.EPOCH_TAG in run_tags) else None
 
         run_tags = known(self._tensor_listing(ctx, eid, fresh=fresh))
         if run_tags is None and not fresh:

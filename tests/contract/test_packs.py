@@ -395,3 +395,137 @@ def test_javascript_decoder_magic_matches():
 def test_parse_raw_rejects_non_integer_sizes(bad):
     with pytest.raises(FormatError):
         packs.parse_raw(make_raw([bad], bytes(6)))
+
+
+# ------------------------------------------- details pinned by mutation testing
+
+LONG_ENTRY = entry(name="x" * 100, nbytes=5)
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (packs.MAGIC + struct.pack("<I", 0), "pack: pack header is not valid JSON"),  # 8 bytes: a header of length 0
+        (packs.MAGIC + b"\x10\x00\x00", "pack: not a pack or truncated"),
+        (packs.MAGIC + struct.pack("<I", 0xFFFFFFFF) + b"{}", "pack: pack header is truncated"),
+        (make_raw(None, header=b'{"arrays": 5}'), "pack: pack header has no array list"),
+        (make_raw(None, header=b'{"arrays": "ab"}'), "pack: pack header has no array list"),
+        (make_raw([entry(lo="a")], bytes(6)), f"pack: bad or truncated pack entry {str(entry(lo='a'))[:80]!r}"),
+        (make_raw([entry(hi=[1.0, "a"])], bytes(6)), f"pack: bad or truncated pack entry {str(entry(hi=[1.0, 'a']))[:80]!r}"),
+        (make_raw([LONG_ENTRY], bytes(6)), f"pack: bad or truncated pack entry {str(LONG_ENTRY)[:80]!r}"),
+    ],
+    ids=["8 bytes", "7 bytes", "huge header length", "arrays a number", "arrays a string", "string lo",
+         "string in a hi list", "long entry"],
+)
+def test_parse_raw_messages(raw, message):
+    with pytest.raises(FormatError) as info:
+        packs.parse_raw(raw)
+    assert str(info.value) == message
+    with pytest.raises(FormatError) as info:
+        packs.parse(zlib.compress(raw))
+    assert str(info.value) == message
+
+
+def test_bounds_may_be_numbers_lists_of_numbers_or_null():
+    for lo, hi in ((0, 1.5), ([0.0, -1], [1, 2.0]), (None, None), ([[0.0], [1]], [[1.0], [2]])):
+        raw = make_raw([entry(lo=lo, hi=hi)], bytes(6))
+        assert packs.parse_raw(raw)[0]["arrays"][0]["lo"] == lo
+    for bad in ("0", True, [0.0, None, "1"], {"a": 1}, [False]):
+        for key in ("lo", "hi"):
+            with pytest.raises(FormatError, match="bad or truncated pack entry"):
+                packs.parse_raw(make_raw([entry(**{key: bad})], bytes(6)))
+
+
+def test_decompress_messages_show_the_4_byte_magic():
+    with pytest.raises(NewerVersionError) as info:
+        packs.decompress(zlib.compress(b"CTB2xyz"))
+    assert str(info.value) == "pack magic b'CTB2' is newer than b'CTB1'"
+    with pytest.raises(FormatError) as info:
+        packs.decompress(zlib.compress(b"PNG1xyz"))
+    assert str(info.value) == "pack has bad magic b'PNG1'"
+
+
+def test_pack_header_is_compact_json_and_rejects_nan_bounds():
+    raw = packs.encode_raw([("a/maps", np.zeros((2, 2), np.uint8), 0.0, 1.0, {"k": [1, 2]})])
+    (hlen,) = struct.unpack("<I", raw[4:8])
+    header = raw[8 : 8 + hlen]
+    assert header == json.dumps(json.loads(header), separators=(",", ":")).encode()
+    for bound in (float("nan"), float("inf"), [0.0, float("-inf")]):
+        with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+            packs.encode_raw([("a/maps", np.zeros((2, 2), np.uint8), bound, 1.0, {})])
+
+
+def test_stored_packs_use_zlib_level_6_by_default():
+    arrays = sample_arrays()
+    raw = packs.encode_raw(arrays)
+    assert packs.encode_pack(arrays) == zlib.compress(raw, 6)
+    assert packs.encode_pack(arrays, level=1) == zlib.compress(raw, 1)
+
+
+def test_quantize_rows_whole_rows_by_default_with_float32_bounds_and_int_counts():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 4, 5)).astype(np.float32)  # finite, and N differs from the last axis
+    q, lo, hi, bad = packs.quantize_rows(x)
+    assert lo.shape == hi.shape == (3,) and lo.dtype == hi.dtype == np.float32 and bad.dtype == np.int64
+    for i in range(3):
+        qi, loi, hii, _ = packs.quantize(x[i])
+        np.testing.assert_array_equal(q[i], qi)
+        assert (lo[i], hi[i]) == (loi, hii) == (x[i].min(), x[i].max())
+
+
+def test_quantize_rows_quantizes_float64_input_as_float32():
+    # float64 values just below each rounding boundary (m - 0.5) / 255: rounded to float32
+    # some of them reach the boundary, so quantizing without the cast gives other codes
+    edges = (np.arange(1, 256) - 0.5) / 255
+    x = np.concatenate([[0.0, 1.0], edges - 1e-12, edges + 1e-12]).reshape(1, -1)
+    x = np.concatenate([x, np.random.default_rng(4).random((3, x.shape[1]))])
+    assert np.any(x.astype(np.float32).astype(np.float64)[0, 2:257] >= edges)  # the test can tell them apart
+    for per_channel in (False, True):
+        got, want = packs.quantize_rows(x, per_channel), packs.quantize_rows(x.astype(np.float32), per_channel)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_quantize_symmetric_quantizes_float64_input_as_float32():
+    x = np.random.default_rng(5).normal(size=200_000)
+    got, want = packs.quantize_symmetric(x), packs.quantize_symmetric(x.astype(np.float32))
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1:] == want[1:]
+
+
+@pytest.mark.filterwarnings("error")
+def test_infinite_value_in_a_constant_row_warns_nothing():
+    q, lo, hi, bad = packs.quantize_rows(np.array([[np.inf, 1.0, 1.0]], np.float32))
+    assert q.tolist() == [[0, 0, 0]] and (lo[0], hi[0], bad[0]) == (1.0, 1.0, 1)
+
+
+def test_quantize_symmetric_of_no_finite_value():
+    q, a, bad = packs.quantize_symmetric(np.array([np.nan, np.inf], np.float32))
+    assert q.dtype == np.uint8 and q.tolist() == [128, 128] and a == 0.0 and bad == 2
+    q, a, bad = packs.quantize_symmetric(np.array([-3.0, 1.5], np.float32))
+    assert q.dtype == np.uint8 and q.tolist() == [0, 191] and a == 3.0 and bad == 0
+
+
+def test_dequantize_computes_in_float64_whatever_the_bounds_dtype():
+    q = np.arange(256, dtype=np.uint8)
+    lo, hi = np.float32(0.1), np.float32(123.456)
+    want = (np.float64(lo) + q / 255.0 * (np.float64(hi) - np.float64(lo))).astype(np.float32)
+    np.testing.assert_array_equal(packs.dequantize(q, lo, hi), want)
+    np.testing.assert_array_equal(packs.dequantize(q, np.array([lo]), np.array([hi])), want)
+
+
+def test_parse_names_the_blob_in_its_messages():
+    with pytest.raises(FormatError) as info:
+        packs.parse(zlib.compress(make_raw([entry(lo="a")], bytes(6))), what="cnn_tb/activations step 3 blob 1")
+    assert str(info.value).startswith("cnn_tb/activations step 3 blob 1: bad or truncated pack entry ")
+
+
+def test_dequantized_values_are_float32():
+    q = np.array([0, 51, 255], np.uint8)
+    out = packs.dequantize(q, -1.0, 4.0)
+    assert out.dtype == np.float32 and out.tolist() == [-1.0, 0.0, 4.0]
+    pack = packs.decode_pack(packs.encode_pack([("a/vector", np.array([1.5, 2.5], np.float32), None, None, {}),
+                                                ("b/vector", q, -1.0, 4.0, {})]))
+    assert packs.value(pack, "a/vector").dtype == np.float32
+    assert packs.value(pack, "b/vector").dtype == np.float32
+

@@ -505,3 +505,68 @@ def test_decode_json_infinite_version_is_a_format_error(data):
 def test_wall_time_keeps_sub_second_precision():
     rec = sample_epoch_record(wall_time=1795679123.25)
     assert records.parse_epoch_record(round_trip_json(rec), 3)["wall_time"] == 1795679123.25
+
+
+# ------------------------------------------- details pinned by mutation testing
+
+
+def test_build_rejects_only_unknown_or_only_missing_fields():
+    with pytest.raises(TypeError, match=r"^probes entry: unknown fields \['extra'\], missing fields \[\]$"):
+        records.probes_entry(count=1, labels=None, class_names=None, image_shape=[2, 2, 3], extra=2)
+    with pytest.raises(TypeError, match=r"^probes entry: unknown fields \[\], missing fields \['image_shape'\]$"):
+        records.probes_entry(count=1, labels=None, class_names=None)
+
+
+def test_parse_messages_are_exact():
+    cases = [
+        (lambda: records.parse_run_record(["layers"]), "run record is not a JSON object"),
+        (lambda: records.parse_run_record({"layers": []}), "run record has no layer list"),
+        (lambda: records.parse_run_record({"layers": [{"name": 3}]}), "run record has a layer without a name"),
+        (lambda: records.parse_epoch_record([], 0), "epoch record is not a JSON object"),
+        (lambda: records.decode_json(b"{"), "record is not valid JSON"),
+        (lambda: records.decode_json(b"[]"), "record has no version"),
+        (lambda: records.decode_json(b'{"version": 99}'), f"record has format version 99, newer than {tags.FORMAT_VERSION}"),
+        (lambda: records.decode_json(b'{"version": 99}', what="cnn_tb/epoch step 3"),
+         f"cnn_tb/epoch step 3 has format version 99, newer than {tags.FORMAT_VERSION}"),
+    ]
+    for call, message in cases:
+        with pytest.raises(FormatError) as info:
+            call()
+        assert str(info.value) == message
+
+
+def test_overflowing_wall_time_is_null():
+    obj = records.decode_json(b'{"version": 1, "wall_time": 1e400, "nonfinite": "yes"}')
+    rec = records.parse_epoch_record(obj, 0)
+    assert rec["wall_time"] is None
+    assert rec["nonfinite"] is False  # a string is not a flag
+
+
+def test_shapes_keep_at_most_16_dimensions():
+    rec = json.loads(records.encode_json(sample_run_record()))
+    rec["layers"][0]["output_shape"] = list(range(1, 21))
+    assert records.parse_run_record(rec)["layers"][0]["output_shape"] == list(range(1, 17))
+
+
+def _nested(depth, leaf, kind):
+    x = leaf
+    for _ in range(depth):
+        x = [x] if kind == "list" else {"k": x}
+    return x
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_settings_are_cut_below_8_levels(kind):
+    """Values nested up to 8 levels inside ``settings`` are kept; deeper ones are null."""
+    rec = json.loads(records.encode_json(sample_run_record()))
+    rec["settings"] = {"deep": _nested(7, 5, kind)}  # the leaf is 8 levels below ``settings``
+    assert records.parse_run_record(rec)["settings"] == {"deep": _nested(7, 5, kind)}
+    rec["settings"] = {"deep": _nested(8, 5, kind)}
+    assert records.parse_run_record(rec)["settings"] == {"deep": _nested(8, None, kind)}
+
+
+def test_predictions_top_5_by_default_and_a_pred_equal_to_k_has_nan_confidence():
+    probs = np.full((1, 8), 0.125)
+    assert len(records.predictions(probs, np.array([0]), None)[0]["top"]) == 5
+    got = records.predictions(np.array([[0.5, 0.5]]), np.array([2]), None)
+    assert got[0]["pred"] == 2 and math.isnan(got[0]["confidence"])

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -160,16 +159,6 @@ def test_every_image_has_contrast(train_set):
     spread = np.percentile(g, 99, axis=1) - np.percentile(g, 1, axis=1)
     # Colours differ in luminance by >= 0.3; noise cannot hide that.
     assert spread.min() > 0.25, spread.min()
-
-
-def test_generation_is_fast():
-    make_shapes(100)  # warm-up
-    best = float("inf")
-    for seed in range(3):
-        start = time.perf_counter()
-        make_shapes(5000, image_size=32, seed=seed)
-        best = min(best, time.perf_counter() - start)
-    assert best < 1.0, f"5,000 images took {best:.2f} s"
 
 
 # ---------------------------------------------------------------------------
@@ -350,7 +339,7 @@ def test_unknown_dataset_lists_valid_names():
 
 
 def test_cifar10_is_scaled_and_truncated(monkeypatch):
-    keras = pytest.importorskip("keras")
+    import keras
     rng = np.random.default_rng(0)
     fake = (
         (rng.integers(0, 256, (50, 32, 32, 3), dtype=np.uint8),
@@ -369,7 +358,7 @@ def test_cifar10_is_scaled_and_truncated(monkeypatch):
 
 
 def test_cifar10_download_failure_message(monkeypatch):
-    keras = pytest.importorskip("keras")
+    import keras
     error = (
         "URL fetch failure on https://example.invalid/cifar: None -- "
         "[Errno -2] Name or service not known"

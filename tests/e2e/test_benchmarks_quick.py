@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from tests.support import ci
 from tests.support.tb_server import REPO
 TARGET_KEYS = [
     "vs_keras_tb", "vs_epoch", "probes_32_vs_8", "vs_floor", "disk_8",
@@ -24,13 +25,10 @@ ROUTES = ["activations_cold", "activations_warm", "activations_layer_filter", "k
 
 
 def _browser_available():
-    import shutil
-
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return bool(shutil.which("chromium") or shutil.which("chromium-browser"))
+    """Whether the browser item (5) was measured; under CI=true it must have been."""
+    available = ci.chromium() is not None
+    assert available or not ci.IN_CI, "Chromium / playwright missing under CI=true: benchmark item 5 must run in CI"
+    return available
 
 
 def _positive(value, what):

@@ -74,3 +74,37 @@ def test_kernel_tracker_reports_change_since_the_previous_read():
     assert change["c"] == 0.0
     tracker.reset()
     assert tracker.read()[1] == {"c": None}
+
+
+def test_3d_kernels_are_named_in_the_reason_and_have_no_shape():
+    c3 = keras.layers.Conv3DTranspose(2, 3)
+    c3.build((None, 4, 8, 8, 1))
+    assert kernels.unsupported_reason(c3) == "Conv3DTranspose (3-D kernels) is not supported yet"
+    assert kernels.kernel_shape(c3) is None
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+def test_kernels_are_read_as_float32(dtype):
+    layer = keras.layers.Conv2D(2, 3, dtype=dtype)
+    layer.build((None, 8, 8, 1))
+    raw = kernels.full_kernel(layer)
+    assert raw.dtype == np.float32
+    np.testing.assert_array_equal(raw, np.asarray(layer.kernel.numpy(), np.float32))
+
+
+def test_canonical_uses_the_kernel_it_is_given():
+    layer = keras.layers.Conv2DTranspose(3, 2)
+    layer.build((None, 8, 8, 4))
+    raw = np.arange(2 * 2 * 3 * 4, dtype=np.float32).reshape(2, 2, 3, 4)  # [kh, kw, out, in]
+    np.testing.assert_array_equal(kernels.canonical(layer, raw), np.swapaxes(raw, 2, 3))
+
+
+def test_kernel_tracker_reads_each_layer_in_its_canonical_layout():
+    layers = {"t": keras.layers.Conv2DTranspose(3, 2), "d": keras.layers.DepthwiseConv2D(3, depth_multiplier=2)}
+    layers["t"].build((None, 8, 8, 4))
+    layers["d"].build((None, 8, 8, 3))
+    canon, change = kernels.KernelTracker(layers).read()
+    assert canon["t"].shape == (2, 2, 4, 3) and canon["d"].shape == (3, 3, 1, 6)
+    for name, layer in layers.items():
+        np.testing.assert_array_equal(canon[name], kernels.canonical(layer))
+    assert change == {"t": None, "d": None}

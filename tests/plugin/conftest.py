@@ -1,8 +1,11 @@
 """Fixtures of the plugin tests: real event files, real data providers."""
 
+import logging
 import os
 
 import pytest
+
+from cnn_tb.plugin import log
 
 from tests.support import fixture_writer, real_runs
 from tests.support.plugin_client import make_client
@@ -24,7 +27,7 @@ def synthetic_logdir(tmp_path_factory):
         os.path.join(root, "future_content", "cnn_tb"), steps=(-1, 0), content_version=99)
     info["corrupt"] = fixture_writer.write_run(
         os.path.join(root, "corrupt", "cnn_tb"), steps=(-1, 0, 1), corrupt_activation_steps=(0,))
-    fixture_writer.write_foreign(os.path.join(root, "foreign", "cnn_tb"))
+    info["foreign"] = fixture_writer.write_foreign(os.path.join(root, "foreign", "cnn_tb"))
     return root, info
 
 
@@ -90,3 +93,15 @@ def zoo_runs(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("zoo"))
     runs = {name: write_application_run(root, name) for name in ("ResNet50", "DenseNet121")}
     return root, runs
+
+
+@pytest.fixture
+def plugin_warnings(caplog, monkeypatch):
+    """``plugin_warnings()``: the warnings of the ``cnn_tb.plugin`` logger so far.
+
+    ``warn_once`` forgets what it warned about before the test, so every
+    warning the test provokes is logged (and counted) here.
+    """
+    monkeypatch.setattr(log, "_warned", set())
+    caplog.set_level(logging.WARNING, logger=log.logger.name)
+    return lambda: [r for r in caplog.records if r.name == log.logger.name and r.levelno == logging.WARNING]

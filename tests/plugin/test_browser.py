@@ -14,9 +14,7 @@ import shutil
 
 import pytest
 
-from tests.support import fixture_writer
-from tests.support import real_runs
-from tests.support import tb_server
+from tests.support import ci, fixture_writer, real_runs, tb_server
 
 REPO = tb_server.REPO
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts")
@@ -26,20 +24,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _chromium():
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        exe = None
-    if exe is None:
-        if IN_CI:
-            pytest.fail("Chromium / playwright missing under CI=true: browser tests must run in CI")
-        pytest.skip("Chromium or playwright not installed")
-    return exe
 
 
 # JS run inside the plugin frame: pixel summaries of canvases.
@@ -85,7 +69,8 @@ def served(trained, demo_run, zoo_runs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = _chromium()
+    exe = ci.chromium()
+    ci.require(exe is not None, "Chromium or playwright (Python)")
     from playwright.sync_api import sync_playwright
 
     os.makedirs(ARTIFACTS, exist_ok=True)
@@ -376,13 +361,38 @@ def test_play_steps_through_epochs_and_timings(ui):
 
 
 def test_docs_screenshot(ui):
+    """docs/flow_view.png: the last epoch, a misclassified probe, conv2's detail open."""
+    from PIL import Image
+
     n = ui.app("app.epochs.steps.length")
     _set_step_index(ui, n - 1)
     wrong = ui.app("app.epochs.epochs[app.idx].predictions.findIndex(p => p.pred !== p.true)")
     ui.click(f'.probe[data-probe="{max(0, wrong)}"]')
     ui.click('.layer-col[data-layer="conv2"]')
-    ui.shot("tiny_cnn_detail.png")
+    # what the screenshot shows: the ready page at the last step, that probe, conv2's
+    # detail, and every layer card drawn (no blank canvas)
+    state = ui.frame.eval_on_selector("#cnn-tb", "e => [e.dataset.state, e.dataset.step, e.dataset.mode]")
+    assert state == ["ready", str(ui.app("app.epochs.steps[app.epochs.steps.length - 1]")), "flow"]
+    assert ui.app("app.probe") == max(0, wrong)
+    assert ui.frame.eval_on_selector(".detail", "e => [e.hidden, e.dataset.layer]") == [False, "conv2"]
+    info = ui.app("app.info")
+    cards = [l["name"] for l in info["layers"] if (l["kind"] == "input" or l["logged"]) and l["name"] != info["output_layer"]]
+    for name in cards:
+        (c,) = ui.canvases(f'.pipeline .layer-col[data-layer="{name}"] canvas')
+        assert c["w"] > 0 and c["drawn"] == c["w"] * c["h"] and c["distinct"] > 1, (name, c)
+    tiles = ui.canvases(".detail .map-tile canvas")
+    assert len(tiles) == 8 and sum(t["distinct"] > 1 for t in tiles) >= 4  # conv2's 8 channels
+    assert ui.errors == []
+    path = ui.shot("tiny_cnn_detail.png")
+    # the file: a PNG full of colour (a blank or half-drawn page is not)
+    with Image.open(path) as img:
+        assert img.format == "PNG"
+        colours = img.convert("RGB").getcolors(maxcolors=1 << 20)
+        area = img.size[0] * img.size[1]
+    assert len(colours) > 500, len(colours)
+    assert max(count for count, _ in colours) < 0.8 * area  # the background is not all there is
     ui.click('.layer-col[data-layer="conv2"]')
+    assert ui.frame.eval_on_selector(".detail", "e => e.hidden")
 
 
 def _switch_run(ui, run):

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from cnn_tb.contract import packs
-from tests.plugin.test_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, Ui, _chromium
-from tests.support import pool_runs, real_runs, tb_server
+from tests.plugin.test_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, Ui
+from tests.support import ci, pool_runs, real_runs, tb_server
 
 SEED = "seed_pool/cnn_tb"
 RESNET = "resnet50/cnn_tb"
@@ -71,7 +71,8 @@ def classes(pack, name):
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = _chromium()
+    exe = ci.chromium()
+    ci.require(exe is not None, "Chromium or playwright (Python)")
     from playwright.sync_api import sync_playwright
 
     os.makedirs(ARTIFACTS, exist_ok=True)

@@ -2,7 +2,6 @@
 
 import io
 import json
-import logging
 import os
 import urllib.parse
 
@@ -10,17 +9,9 @@ import numpy as np
 import pytest
 
 from cnn_tb.contract import packs, tags
-from cnn_tb.plugin import log
 from cnn_tb.plugin import plugin as plugin_module
-from tests.support.plugin_client import make_client
-
 from tests.support import fixture_writer
-
-P = "/data/plugin/cnn_tb"
-
-
-def url(route, **params):
-    return f"{P}/{route}?{urllib.parse.urlencode(params)}"
+from tests.support.plugin_client import P, make_client, url
 
 
 def parse_pack(data):
@@ -80,15 +71,12 @@ def test_probe_png_is_the_probe_image(trained, trained_client):
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "image/png"
     img = np.asarray(Image.open(io.BytesIO(r.data)))
-    if trained["real"]:
-        expected = np.round(trained["probe_images"][1] * 255)
-        assert img.shape == expected.shape
-        assert np.abs(img.astype(float) - expected).max() <= 1
+    expected = np.round(trained["probe_images"][1] * 255)
+    assert img.shape == expected.shape
+    assert np.abs(img.astype(float) - expected).max() <= 1
 
 
 def test_activations_equal_model_activations(trained, trained_client):
-    if not trained["real"]:
-        pytest.skip("the real writer is not available")
     import keras
 
     model = trained["model"]
@@ -123,8 +111,6 @@ def test_activations_equal_model_activations(trained, trained_client):
 
 
 def test_kernels_equal_model_weights(trained, trained_client):
-    if not trained["real"]:
-        pytest.skip("the real writer is not available")
     model = trained["model"]
     r = trained_client.get(url("kernels", run=trained["run"], step=trained["steps"][-1], layer="conv2"))
     assert r.status_code == 200
@@ -166,15 +152,14 @@ def test_histograms_are_the_logged_activations(trained, trained_client):
         assert buckets.shape == (30, 3)
         assert buckets[:, 2].sum() == n_values
         np.testing.assert_allclose(buckets[1:, 0], buckets[:-1, 1], rtol=1e-6)  # contiguous buckets
-    if trained["real"]:
-        import keras
+    import keras
 
-        model = trained["model"]
-        acts = np.asarray(keras.Model(model.inputs, model.get_layer("conv1").output)(trained["probe_images"]))
-        last = np.asarray(data["histograms"][-1]["buckets"])
-        np.testing.assert_allclose([last[0, 0], last[-1, 1]], [acts.min(), acts.max()], atol=1e-4)
-        counts, _ = np.histogram(acts.ravel(), bins=last[:, 0].tolist() + [last[-1, 1]])
-        assert np.abs(counts - last[:, 2]).sum() <= 4  # values on a bucket edge may fall either side
+    model = trained["model"]
+    acts = np.asarray(keras.Model(model.inputs, model.get_layer("conv1").output)(trained["probe_images"]))
+    last = np.asarray(data["histograms"][-1]["buckets"])
+    np.testing.assert_allclose([last[0, 0], last[-1, 1]], [acts.min(), acts.max()], atol=1e-4)
+    counts, _ = np.histogram(acts.ravel(), bins=last[:, 0].tolist() + [last[-1, 1]])
+    assert np.abs(counts - last[:, 2]).sum() <= 4  # values on a bucket edge may fall either side
     assert json.dumps(data, allow_nan=False)
 
 
@@ -225,6 +210,8 @@ BAD_REQUESTS = [
     ("probe", {"run": "RUN", "probe": "99"}, 404, "unknown probe 99"),
     ("probe", {"run": "RUN", "probe": "1e3"}, 400, "must be an integer"),
     ("probe", {"run": "RUN", "probe": "9" * 40}, 400, "must be an integer"),
+    ("probe", {"run": "RUN", "probe": "0\n"}, 400, "must be an integer"),  # "$" matches before a newline
+    ("probe", {"run": "RUN", "probe": " 0"}, 400, "must be an integer"),
     ("activations", {"run": "RUN", "probe": "0"}, 400, "missing query parameter 'step'"),
     ("activations", {"run": "RUN", "probe": "0", "step": "1.5"}, 400, "must be an integer"),
     ("activations", {"run": "RUN", "probe": "0", "step": "777"}, 404, "no cnn_tb/activations data for step 777"),
@@ -349,19 +336,26 @@ def test_step_without_epoch_record_is_not_listed(synthetic_client):
     assert data["steps"] == [-1, 0]
 
 
-def test_future_version_records_are_skipped_with_one_warning(synthetic_logdir, caplog):
-
+def test_future_version_records_are_skipped_with_one_warning(synthetic_logdir, plugin_warnings):
     client = make_client(synthetic_logdir[0])
-    log._warned.clear()
-    with caplog.at_level(logging.WARNING, logger="cnn_tb.plugin"):
-        for _ in range(3):
-            data = client.get(url("epochs", run="future_epoch/cnn_tb")).get_json()
-            assert data["steps"] == []
-    newer = [r for r in caplog.records if "newer" in r.getMessage() and "future_epoch" in r.getMessage()]
+    for _ in range(3):
+        data = client.get(url("epochs", run="future_epoch/cnn_tb")).get_json()
+        assert data["steps"] == []
+    newer = [r for r in plugin_warnings() if "newer" in r.getMessage() and "future_epoch" in r.getMessage()]
     assert len(newer) == 1
     runs = [r["run"] for r in client.get(f"{P}/runs").get_json()]
     assert "future_content/cnn_tb" not in runs
     assert "hostile/cnn_tb" in runs
+
+
+def test_run_with_newer_plugin_metadata_is_not_served(synthetic_client):
+    """As /runs does not list it, no route reads it (its records would parse: only the
+    metadata says that the format is newer)."""
+    run = "future_content/cnn_tb"
+    for path in (url("run", run=run), url("epochs", run=run), url("probe", run=run, probe=0),
+                 url("activations", run=run, probe=0, step=0), url("kernels", run=run, step=0)):
+        r = synthetic_client.get(path)
+        assert (r.status_code, r.data) == (404, b"Not found: unknown run 'future_content/cnn_tb'"), path
 
 
 def test_foreign_data_under_our_tags_is_ignored(synthetic_client):
@@ -371,30 +365,51 @@ def test_foreign_data_under_our_tags_is_ignored(synthetic_client):
     assert r.status_code == 404
 
 
-def test_corrupt_pack_is_404_with_one_warning(synthetic_logdir, caplog):
-
+def test_corrupt_pack_is_404_with_one_warning(synthetic_logdir, plugin_warnings):
     client = make_client(synthetic_logdir[0])
-    log._warned.clear()
-    with caplog.at_level(logging.WARNING, logger="cnn_tb.plugin"):
-        for probe in range(3):
-            r = client.get(url("activations", run="corrupt/cnn_tb", probe=probe, step=0))
-            assert r.status_code == 404
-            assert b"unreadable" in r.data
-    assert len([r for r in caplog.records if "corrupt" in r.getMessage()]) == 1
+    for probe in range(3):
+        r = client.get(url("activations", run="corrupt/cnn_tb", probe=probe, step=0))
+        assert r.status_code == 404
+        assert b"unreadable" in r.data
+    assert len([r for r in plugin_warnings() if "corrupt" in r.getMessage()]) == 1
     ok = client.get(url("activations", run="corrupt/cnn_tb", probe=0, step=1))
     assert ok.status_code == 200
 
 
-def test_truncated_event_file_is_served_up_to_the_cut(tmp_path):
+def _records(path):
+    """The events of an event file: ``[(step, [tags], serialized size)]``."""
+    import tensorflow as tf
+    from tensorboard.compat.proto import event_pb2
 
-    run_dir = str(tmp_path / "r" / "cnn_tb")
-    fixture_writer.write_run(run_dir, steps=(-1, 0, 1, 2))
+    out = []
+    for raw in tf.data.TFRecordDataset(path).as_numpy_iterator():
+        event = event_pb2.Event.FromString(raw)
+        out.append((event.step, [v.tag for v in event.summary.value], len(raw)))
+    return out
+
+
+def test_truncated_event_file_is_served_up_to_the_cut(tmp_path):
+    """A writer killed in the middle of the last record (step 2's epoch record):
+    steps -1, 0, 1 are served, step 2 is not listed, and what is served of step 2's
+    earlier records is complete (byte for byte what an untruncated run holds)."""
+    run_dir, ref_dir = str(tmp_path / "r" / "cnn_tb"), str(tmp_path / "ref" / "cnn_tb")
+    for d in (run_dir, ref_dir):  # the same seed: the same packs
+        fixture_writer.write_run(d, steps=(-1, 0, 1, 2))
+    (name,) = os.listdir(run_dir)
+    step, record_tags, size = _records(os.path.join(run_dir, name))[-1]
+    assert (step, record_tags) == (2, [tags.EPOCH_TAG]) and size > 100  # the cut falls inside this record
     fixture_writer.truncate_last_event_file(run_dir, drop_bytes=100)
     client = make_client(str(tmp_path))
     data = client.get(url("epochs", run="r/cnn_tb")).get_json()
-    assert data["steps"][:3] == [-1, 0, 1]
-    for step in data["steps"]:
-        assert client.get(url("activations", run="r/cnn_tb", probe=0, step=step)).status_code == 200
+    assert data["steps"] == [-1, 0, 1]
+    assert data["epochs"] == client.get(url("epochs", run="ref/cnn_tb")).get_json()["epochs"][:3]
+    # step 2's blobs were written before its epoch record: they are served, and whole
+    for step in (-1, 0, 1, 2):
+        for route, params in (("activations", dict(probe=0)), ("activations", dict(probe=2)), ("kernels", {})):
+            r = client.get(url(route, run="r/cnn_tb", step=step, **params))
+            ref = client.get(url(route, run="ref/cnn_tb", step=step, **params))
+            assert (r.status_code, ref.status_code) == (200, 200), (route, step)
+            assert r.data == ref.data, (route, step, params)
 
 
 def test_live_run_shows_new_epochs_at_once(tmp_path):
@@ -444,24 +459,74 @@ def test_empty_logdir_lists_no_runs(tmp_path):
     assert client.get(url("epochs", run="x")).status_code == 404
 
 
+def _diverging_cnn():
+    """conv1 (ReLU) -> conv2 (linear) -> gap -> out (softmax): a NaN kernel in conv2
+    reaches every later layer. (A fused Conv2D+ReLU maps NaN to 0 on TensorFlow's
+    CPU kernels, so a ReLU after conv2 would hide the divergence from the activations.)"""
+    import keras
+
+    inp = keras.Input((16, 16, 3), name="input")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inp)
+    x = keras.layers.Conv2D(6, 3, padding="same", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="out")(x))
+
+
 def test_diverged_model_is_flagged_not_broken(tmp_path):
-    """NaN weights logged by the real writer: the step is served and flagged."""
-    from tests.support import real_runs
+    """NaN weights logged by the real writer: the step is served, every layer from
+    conv2 on is flagged in the epoch record and in the pack, conv1 is untouched."""
+    import cnn_tb
+    from tests.support.tb_data import LogDir
 
-    if not real_runs.writer_available():
-        pytest.skip("the real writer is not available")
-
-    live = real_runs.LiveRun(str(tmp_path), name="nan_run")
-    live.log(-1)
-    kernel = live.model.get_layer("conv2").kernel
+    rng = np.random.default_rng(0)
+    probes = cnn_tb.Probes(rng.random((2, 16, 16, 3), dtype=np.float32), labels=[0, 2])
+    model = _diverging_cnn()
+    healthy = _diverging_cnn()
+    healthy.set_weights(model.get_weights())
+    cnn_tb.log_layers(model, probes, str(tmp_path / "nan_run"), -1)
+    kernel = model.get_layer("conv2").kernel
     kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
-    live.log(0)
+    cnn_tb.log_layers(model, probes, str(tmp_path / "nan_run"), 0)
+    cnn_tb.log_layers(healthy, probes, str(tmp_path / "healthy_run"), 0)  # the same weights but conv2's
     client = make_client(str(tmp_path))
-    data = client.get(url("epochs", run=live.run)).get_json()
+    run, ok_run = "nan_run/cnn_tb", "healthy_run/cnn_tb"
+
+    data = client.get(url("epochs", run=run)).get_json()
+    json.dumps(data, allow_nan=False)  # strict JSON: no NaN literals reach the browser
     assert data["steps"] == [-1, 0]
     assert [e["nonfinite"] for e in data["epochs"]] == [False, True]
-    r = client.get(url("activations", run=live.run, probe=0, step=0))
-    assert r.status_code == 200
-    _, pack = parse_pack(r.data)
-    assert np.isfinite(value(pack, "conv1/mean")[0]).all()
-    json.dumps(data, allow_nan=False)  # strict JSON: no NaN literals reach the browser
+    before, after = data["epochs"]
+    n = len(probes)
+    # every value of conv2 and of each layer after it is NaN, and counted
+    sizes = {"conv2": n * 16 * 16 * 6, "gap": n * 6, "out": n * 3}
+    assert {name: s["nonfinite"] for name, s in after["layers"].items()} == dict(conv1=0, **sizes)
+    assert {name: s["nonfinite"] for name, s in before["layers"].items()} == dict(conv1=0, conv2=0, gap=0, out=0)
+    for name in sizes:
+        assert {after["layers"][name][k] for k in tags.STAT_NAMES[:4]} == {None}, name  # NaN served as null
+    assert after["kernel_change"]["conv2"] is None and after["kernel_change"]["conv1"] == 0
+    assert all(p["probs"] == [None] * 3 for p in after["predictions"])
+    stored = LogDir(str(tmp_path / "nan_run")).epochs()[0]
+    assert stored["nonfinite_weights"] == ["conv2"]
+
+    for probe in range(n):
+        r = client.get(url("activations", run=run, probe=probe, step=0))
+        assert r.status_code == 200
+        _, pack = parse_pack(r.data)
+        meta = {name: e["meta"].get("nonfinite") for name, (_, e) in pack.items() if "gradcam" not in name}
+        assert meta == {
+            "conv1/mean": 0, "conv1/max": 0, "conv1/maps": 0,
+            "conv2/mean": 16 * 16, "conv2/max": 16 * 16, "conv2/maps": 16 * 16 * 6, "gap/vector": 6, "out/vector": 3,
+        }
+        # conv1 is exactly what the healthy twin logged
+        _, healthy_pack = parse_pack(client.get(url("activations", run=ok_run, probe=probe, step=0)).data)
+        for kind in ("maps", "mean", "max"):
+            got, want = pack[f"conv1/{kind}"], healthy_pack[f"conv1/{kind}"]
+            np.testing.assert_array_equal(got[0], want[0])
+            assert got[1] == want[1], kind
+    ok = client.get(url("epochs", run=ok_run)).get_json()["epochs"][0]
+    assert after["layers"]["conv1"] == ok["layers"]["conv1"]
+    assert ok["nonfinite"] is False
+
+    _, kernels = parse_pack(client.get(url("kernels", run=run, step=0)).data)
+    assert {name: e["meta"]["nonfinite"] for name, (_, e) in kernels.items()} == {
+        "conv1/kernel": 0, "conv2/kernel": 3 * 3 * 4 * 6}

@@ -9,16 +9,17 @@ import urllib.parse
 
 import pytest
 
-from tests.support import real_runs
-from tests.support import tb_server
-
-pytestmark = pytest.mark.skipif(
-    not tb_server.entry_point_installed() and os.environ.get("CI", "").lower() != "true",
-    reason="cnn_tb is not pip-installed (no tensorboard_plugins entry point); run `pip install .`",
-)
+from cnn_tb.plugin import plugin as plugin_module
+from tests.support import ci, real_runs, tb_server
 
 P = "/data/plugin/cnn_tb"
 LONG_EPOCHS = 30
+
+
+@pytest.fixture(autouse=True)
+def _installed():
+    """Every test here serves the pip-installed package (skipped without it, failed under CI=true)."""
+    ci.require(tb_server.entry_point_installed(), "the installed cnn_tb (`pip install .`, tensorboard_plugins entry point)")
 
 
 def q(**params):

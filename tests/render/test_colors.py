@@ -206,3 +206,41 @@ def test_apply_colormap_keeps_shape():
     out = render.apply_colormap(np.zeros((2, 3, 4)), "jet")
     assert out.shape == (2, 3, 4, 3)
     assert (out == JET[0]).all()
+
+
+# ------------------------------------------- details pinned by mutation testing
+
+
+def test_default_colormap_is_viridis():
+    x = np.linspace(0, 1, 7)
+    np.testing.assert_array_equal(colors.apply_colormap(x), colors.apply_colormap(x, "viridis"))
+    assert colors.colormap_lut() is colors.colormap_lut("viridis")
+
+
+def test_normalize_with_only_lo_given_takes_hi_from_the_data():
+    x = np.array([[1.0, 3.0], [5.0, 9.0]])
+    np.testing.assert_allclose(colors.normalize(x, lo=1.0), (x - 1.0) / 8.0)
+    np.testing.assert_allclose(colors.normalize(x, hi=5.0), np.clip((x - 1.0) / 4.0, 0, 1))
+
+
+def test_normalize_clips_values_below_an_explicit_lo():
+    out = colors.normalize(np.array([-5.0, 0.0, 5.0, 20.0]), lo=0.0, hi=10.0)
+    np.testing.assert_array_equal(out, np.array([0.0, 0.0, 0.5, 1.0], np.float32))
+
+
+def test_normalize_computes_in_float32_for_float32_input():
+    """Explicit bounds are cast to x's dtype: a float32 activation is not promoted to float64."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5000).astype(np.float32)
+    lo, hi = -1.2345678901, 2.3456789012
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    expected = np.clip((x - lo32) / (hi32 - lo32), 0, 1)
+    np.testing.assert_array_equal(colors.normalize(x, lo=lo, hi=hi), expected)
+    np.testing.assert_array_equal(colors.normalize(x, lo=np.full(x.shape, lo), hi=hi), expected)
+
+
+@pytest.mark.parametrize("bound", ["lo", "hi"])
+def test_non_numeric_bounds_are_named_in_the_error(bound):
+    message = f"`{bound}` must be a real numeric array. Received: an array of dtype <U1"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        colors.normalize(np.ones((2, 2)), **{bound: "a"})

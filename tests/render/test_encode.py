@@ -186,3 +186,44 @@ def test_encode_jpeg_grey_image():
 def test_encode_jpeg_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         render.encode_jpeg(**kwargs)
+
+
+# ------------------------------------------- details pinned by mutation testing
+
+
+def _structured(shape=(64, 96, 3)):
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    img = ((xx * 7 + yy * 3) % 256).astype(np.uint8)
+    img[::5] = 17
+    return np.repeat(img[..., None], shape[2], axis=2) if len(shape) == 3 else img
+
+
+def test_integer_images_are_clipped_not_scaled():
+    x = np.array([[-5, 0, 7], [200, 255, 300]], np.int16)
+    np.testing.assert_array_equal(render.to_uint8_image(x)[..., 0], [[0, 0, 7], [200, 255, 255]])
+    assert render.to_uint8_image(x.astype(np.uint16)).dtype == np.uint8
+
+
+def test_png_compression_level_default_is_1_and_is_applied():
+    img = _structured()
+    assert render.encode_png(img) == render.encode_png(img, compress_level=1)
+    assert len(render.encode_png(img, compress_level=9)) < len(render.encode_png(img, compress_level=1))
+    idx, pal = _structured((64, 96)), np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    assert render.encode_png_indexed(idx, pal) == render.encode_png_indexed(idx, pal, compress_level=1)
+    assert len(render.encode_png_indexed(idx, pal, compress_level=9)) < len(render.encode_png_indexed(idx, pal))
+
+
+def test_jpeg_quality_default_is_90_without_chroma_subsampling():
+    from PIL import JpegImagePlugin
+
+    img = np.random.default_rng(0).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    data = render.encode_jpeg(img)
+    assert data == render.encode_jpeg(img, quality=90)
+    assert data != render.encode_jpeg(img, quality=75)  # Pillow's own default
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert JpegImagePlugin.get_sampling(decoded) == 0  # 4:4:4
+
+
+def test_jpeg_of_a_grey_2d_image():
+    with Image.open(io.BytesIO(render.encode_jpeg(_structured((16, 24))))) as decoded:
+        assert decoded.mode == "L" and decoded.size == (24, 16)

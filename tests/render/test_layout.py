@@ -229,3 +229,48 @@ def test_upsample_constant_and_non_finite(no_warnings):
 def test_upsample_rejects_bad_input(heat, shape, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         render.upsample(heat, shape)
+
+
+# ------------------------------------------- details pinned by mutation testing
+
+
+def test_tile_default_is_a_one_pixel_white_frame():
+    out = layout.tile(np.zeros((4, 2, 3), np.uint8))
+    assert out.shape == (2 * 3 + 1, 2 * 4 + 1) and out.dtype == np.uint8
+    assert out[0].tolist() == [255] * 9 and out[:, 0].tolist() == [255] * 7
+
+
+def test_auto_scale_defaults():
+    assert layout.auto_scale(4, 4) == 4  # ceil(16 / 4)
+    assert layout.auto_scale(1, 1) == 8  # at most 8
+
+
+def test_fit_shape_crops_and_pads_with_edge_values():
+    arr = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(layout._fit_shape(arr, (2, 3)), arr)
+    np.testing.assert_array_equal(layout._fit_shape(arr, (1, 2)), [[0.0, 1.0]])
+    np.testing.assert_array_equal(layout._fit_shape(arr, (3, 2)), [[0.0, 1.0], [3.0, 4.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(layout._fit_shape(arr, (2, 5)), [[0, 1, 2, 2, 2], [3, 4, 5, 5, 5]])
+    np.testing.assert_array_equal(layout._fit_shape(arr, (2, 4)), [[0, 1, 2, 2], [3, 4, 5, 5]])
+    np.testing.assert_array_equal(layout._fit_shape(arr, (3, 4)), [[0, 1, 2, 2], [3, 4, 5, 5], [3, 4, 5, 5]])
+
+
+def _bilinear_corners(a, shape):
+    """Bilinear resize whose grid keeps the corners: output i samples input i * (h - 1) / (H - 1)."""
+    def axis(n_in, n_out):
+        pos = np.arange(n_out) * ((n_in - 1) / (n_out - 1))
+        i0 = np.minimum(np.floor(pos).astype(int), n_in - 2)
+        return i0, pos - i0
+
+    (r0, fr), (c0, fc) = axis(a.shape[0], shape[0]), axis(a.shape[1], shape[1])
+    top = a[r0][:, c0] * (1 - fc) + a[r0][:, c0 + 1] * fc
+    bottom = a[r0 + 1][:, c0] * (1 - fc) + a[r0 + 1][:, c0 + 1] * fc
+    return top * (1 - fr[:, None]) + bottom * fr[:, None]
+
+
+@pytest.mark.parametrize("src,shape", [((2, 3), (4, 9)), ((3, 2), (7, 3)), ((4, 5), (7, 13))])
+def test_upsample_of_non_square_maps_is_bilinear_per_axis(src, shape):
+    a = np.random.default_rng(1).random(src).astype(np.float32)
+    out = layout.upsample(a, shape)
+    assert out.shape == shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, _bilinear_corners(a.astype(np.float64), shape), atol=1e-5)

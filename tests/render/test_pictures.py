@@ -553,3 +553,58 @@ def test_no_figures_are_drawn():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False False"
+
+
+# ------------------------------------------- details pinned by mutation testing
+
+
+@pytest.mark.parametrize("min_tile", [0, -1, 1.5])
+def test_feature_map_grid_names_a_bad_min_tile(min_tile):
+    message = f"`min_tile` must be an int >= 1. Received: min_tile={min_tile!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        render.feature_map_grid_indexed(np.ones((4, 4, 2)), min_tile=min_tile)
+
+
+def test_channel_mean_strip_defaults_height_64_pad_2():
+    out = render.channel_mean_strip([np.arange(16.0).reshape(4, 4)])
+    assert out.shape == (64 + 2 * 2, 64 + 2 * 2, 3) and out.dtype == np.uint8
+    assert (out[:2] == 255).all() and (out[:, :2] == 255).all()
+
+
+def test_channel_mean_strip_keeps_the_aspect_ratio_of_the_probe_and_of_narrow_maps():
+    image = np.zeros((8, 16, 3), np.uint8)  # twice as wide as tall
+    narrow = np.arange(64.0).reshape(64, 1)  # 1 pixel wide at height 64
+    out = render.channel_mean_strip([narrow], height=16, pad=0, image=image)
+    assert out.shape == (16, 32 + 1, 3)  # the probe at 16 x 32, the map at max(1, round(1 * 16 / 64)) = 1
+    assert (out[:, :32] == 0).all()
+    tall = np.zeros((64, 1, 3), np.uint8)
+    assert render.channel_mean_strip([narrow], height=16, pad=0, image=tall).shape == (16, 1 + 1, 3)
+
+
+def test_channel_mean_strip_errors_name_the_map():
+    with pytest.raises(ValueError, match=r"^`maps\[1\]` must be a real numeric array\. Received: an array of dtype <U1$"):
+        render.channel_mean_strip([np.ones((2, 2)), np.array([["a"]])])
+    message = "`maps` must hold at least one 2-D array. Received: an empty sequence"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        render.channel_mean_strip([])
+
+
+def test_kernel_grid_indexed_keeps_32_filters_and_16_inputs_by_default():
+    kernel = np.random.default_rng(0).normal(size=(1, 1, 20, 40))
+    idx, _ = render.kernel_grid_indexed(kernel, min_tile=1)
+    assert idx.shape == (32 * 2 + 1, 16 * 2 + 1)  # one 1x1 tile per (filter, input) and 1-pixel lines
+    few, _ = render.kernel_grid_indexed(kernel, max_out=3, max_in=2, min_tile=1)
+    assert few.shape == (3 * 2 + 1, 2 * 2 + 1)
+    # the scale is the max |w| of the kept slices only
+    kept = kernel[:, :, :2, :3]
+    expected = np.rint((0.5 + kept / (2 * np.abs(kept).max())) * 254).astype(np.uint8)
+    np.testing.assert_array_equal(few[1::2, 1::2], expected[0, 0].T)
+
+
+def test_overlay_without_normalisation_clips_before_upsampling():
+    image = np.zeros((1, 5, 3), np.uint8)
+    heat = np.array([[-1.0, 1.0]])  # clipped to [0, 1], then upsampled: 0, .25, .5, .75, 1
+    out = render.overlay(image, heat, alpha=1.0, cmap="gray", normalize_heat=False)
+    np.testing.assert_array_equal(out[0, :, 0], np.rint(np.array([0, 0.25, 0.5, 0.75, 1]) * 255).astype(np.uint8))
+    hot = render.overlay(image, np.array([[0.0, 2.0]]), alpha=1.0, cmap="gray", normalize_heat=False)
+    np.testing.assert_array_equal(hot[0, :, 0], np.rint(np.array([0, 0.25, 0.5, 0.75, 1]) * 255).astype(np.uint8))

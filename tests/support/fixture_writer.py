@@ -126,7 +126,9 @@ def epoch_record(layers, step, n_probes, n_classes, labels, rng, version=tags.FO
         logs={"loss": 1.0 / (step + 2), "accuracy": 0.5 + 0.01 * step},
         layers=stats,
         kernel_change={l["name"]: (None if step < 0 else 0.1 / (step + 1)) for l in layers if l.get("is_conv")},
-        predictions=preds, nonfinite=nonfinite, nonfinite_weights=[], histograms={},
+        predictions=preds, nonfinite=nonfinite, nonfinite_weights=[],
+        histograms={l["name"]: [-1.0, 1.0 + step] + rng.integers(0, 50, 30).tolist()
+                    for l in layers if l["logged"] and l["kind"] in ("map", "vector")},
     )
     rec["version"] = version
     return rec
@@ -135,16 +137,19 @@ def epoch_record(layers, step, n_probes, n_classes, labels, rng, version=tags.FO
 def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_names=None,
               layers=None, seed=0, epoch_version=tags.FORMAT_VERSION,
               run_version=tags.FORMAT_VERSION, content_version=None,
-              skip_epoch_for=(), nonfinite_steps=(), corrupt_activation_steps=(),
-              pack_files=False, index_override=None):
+              skip_epoch_for=(), nonfinite_steps=(), corrupt_activation_steps=(), truncated=(),
+              probe_images=None, pack_files=False, index_override=None):
     """Write a synthetic cnn_tb run into ``run_dir`` (a TensorBoard run directory).
 
     ``skip_epoch_for``: steps whose activations are written but not their
     epoch record (an interrupted step). ``corrupt_activation_steps``: steps
-    whose activation blobs are truncated. ``pack_files``: write the packs into
-    pack files with ``cnn_tb/packs`` index records (format 2) instead of blob
-    sequences (format 1); ``index_override``: ``{step: fields}`` replacing
-    fields of that step's index record (hostile paths, wrong spans).
+    whose activation blobs are truncated. ``truncated``: ``(tag, step)`` pairs
+    of the run, epoch or kernels records whose bytes are cut in half.
+    ``probe_images``: bytes to store instead of the probes' PNGs.
+    ``pack_files``: write the packs into pack files with ``cnn_tb/packs``
+    index records (format 2) instead of blob sequences (format 1);
+    ``index_override``: ``{step: fields}`` replacing fields of that step's
+    index record (hostile paths, wrong spans).
     """
     import tensorflow as tf
 
@@ -156,6 +161,9 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
         class_names = (class_names + [f"class {i}" for i in range(n_classes)])[:n_classes]
     labels = [i % n_classes for i in range(n_probes)]
 
+    def cut(tag, step, data):
+        return data[: len(data) // 2] if (tag, step) in truncated else data
+
     def md(tag):
         m = tags.create_summary_metadata(tag)
         if content_version is not None:
@@ -166,20 +174,22 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
     writer = tf.summary.create_file_writer(run_dir)
     with writer.as_default():
         first = steps[0]
-        tf.summary.write(tags.RUN_TAG, tf.constant(records.encode_json(
-            run_record(layers, n_probes, class_names, labels, version=run_version))), step=first,
+        tf.summary.write(tags.RUN_TAG, tf.constant(cut(tags.RUN_TAG, first, records.encode_json(
+            run_record(layers, n_probes, class_names, labels, version=run_version)))), step=first,
             metadata=md(tags.RUN_TAG))
         images = []
         for i in range(n_probes):
             img = (rng.random((h, w, c)) * 255).astype(np.uint8)
             img[: h // 2, : w // 2] = [255, 128, 0][:c] if c == 3 else 200
             images.append(png_bytes(img if c != 1 else img[..., 0]))
+        if probe_images is not None:
+            images = list(probe_images)
         tf.summary.write(tags.PROBES_TAG, tf.constant(images), step=first, metadata=md(tags.PROBES_TAG))
         for step in steps:
             blobs = [activation_pack(layers, i, max(step, 0) + (step < 0) * 0.5, rng) for i in range(n_probes)]
             if step in corrupt_activation_steps:
                 blobs = [p[: len(p) // 2] for p in blobs]
-            kernels = kernel_pack(layers, step, rng)
+            kernels = cut(tags.KERNELS_TAG, step, kernel_pack(layers, step, rng))
             if pack_files:
                 path = f"{tags.PACK_DIR}/fixture/{step}.packs"
                 os.makedirs(os.path.join(run_dir, tags.PACK_DIR, "fixture"), exist_ok=True)
@@ -202,16 +212,22 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
                 continue
             rec = epoch_record(layers, step, n_probes, n_classes, labels, rng, version=epoch_version,
                                nonfinite=step in nonfinite_steps)
-            tf.summary.write(tags.EPOCH_TAG, tf.constant(records.encode_json(rec)), step=step,
-                             metadata=md(tags.EPOCH_TAG))
+            tf.summary.write(tags.EPOCH_TAG, tf.constant(cut(tags.EPOCH_TAG, step, records.encode_json(rec))),
+                             step=step, metadata=md(tags.EPOCH_TAG))
         writer.flush()
     writer.close()
     return {"layers": layers, "class_names": class_names, "labels": labels, "steps": list(steps),
-            "n_probes": n_probes}
+            "n_probes": n_probes, "epoch_steps": [s for s in steps if s not in skip_epoch_for],
+            "corrupt_activation_steps": list(corrupt_activation_steps), "epoch_version": epoch_version,
+            "run_version": run_version, "content_version": content_version}
 
 
-def write_foreign(run_dir):
-    """Another plugin's data under cnn_tb's tag names, plus random bytes files."""
+def write_foreign(run_dir, plugin_name="other"):
+    """Another plugin's data under cnn_tb's tag names, plus random bytes files.
+
+    ``plugin_name=tags.PLUGIN_NAME`` writes content that is not cnn_tb's under
+    cnn_tb's plugin name. Returns a description: ``{"plugin_name", "tags"}``.
+    """
     import tensorflow as tf
     from tensorboard.compat.proto import summary_pb2
 
@@ -219,12 +235,13 @@ def write_foreign(run_dir):
     with writer.as_default():
         for tag in (tags.RUN_TAG, tags.EPOCH_TAG):
             m = summary_pb2.SummaryMetadata(
-                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="other", content=b"xyz"),
+                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name, content=b"xyz"),
                 data_class=summary_pb2.DATA_CLASS_TENSOR)
             tf.summary.write(tag, tf.constant(b"not json"), step=0, metadata=m)
     writer.close()
     with open(os.path.join(run_dir, "events.out.tfevents.0.garbage"), "wb") as f:
         f.write(np.random.default_rng(1).bytes(3000))
+    return {"plugin_name": plugin_name, "tags": [tags.RUN_TAG, tags.EPOCH_TAG]}
 
 
 def truncate_last_event_file(run_dir, drop_bytes=200):

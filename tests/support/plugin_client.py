@@ -1,6 +1,13 @@
 """The cnn_tb plugin inside TensorBoard's own WSGI application, in-process."""
 
+import urllib.parse
+
 P = "/data/plugin/cnn_tb"
+
+
+def url(route, **params):
+    """The path of plugin route ``route`` with ``params`` as its query string."""
+    return f"{P}/{route}?{urllib.parse.urlencode(params)}"
 
 
 def make_client(logdir, samples=0):

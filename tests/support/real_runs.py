@@ -1,8 +1,7 @@
 """Log dirs written by the real writer (``cnn_tb.LayerFlow`` / ``cnn_tb.log_layers``).
 
-While the writer is not importable, the functions fall back to the hand-made
-fixture writer and return ``real=False``; tests comparing values with the
-model skip in that case.
+There is no fallback: when the writer cannot be imported or fails, the tests
+that use these runs fail (they never quietly get hand-made data instead).
 """
 
 import os
@@ -12,18 +11,6 @@ import numpy as np
 from tests.support import fixture_writer
 
 HOSTILE = fixture_writer.HOSTILE
-
-
-def writer_available():
-    try:
-        import cnn_tb
-
-        cnn_tb.LayerFlow  # noqa: B018
-        cnn_tb.log_layers  # noqa: B018
-        cnn_tb.Probes  # noqa: B018
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
-        return False
 
 
 def tiny_model(num_classes, image_size=16, hostile_name=False):
@@ -64,12 +51,6 @@ def train_small(root, epochs=6, n_probes=4, image_size=16, hostile=False, n_imag
     in a model TensorFlow can run; those come from the fixture writer).
     """
     log_dir = os.path.join(root, "hostile_run" if hostile else "demo_run")
-    if not writer_available():
-        info = fixture_writer.write_run(os.path.join(log_dir, "cnn_tb"),
-                                        steps=tuple(range(-1, epochs)), n_probes=n_probes,
-                                        hostile=hostile)
-        return dict(info, log_dir=root, run="demo_run/cnn_tb" if not hostile else "hostile_run/cnn_tb",
-                    real=False, model=None, probe_images=None, epochs=epochs)
     import cnn_tb
     import keras
 
@@ -84,7 +65,7 @@ def train_small(root, epochs=6, n_probes=4, image_size=16, hostile=False, n_imag
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0,
               callbacks=[cnn_tb.LayerFlow(log_dir, probes)])
     return {"log_dir": root, "run": os.path.relpath(os.path.join(log_dir, "cnn_tb"), root),
-            "real": True, "model": model, "probe_images": x[idx], "labels": y[idx].tolist(),
+            "model": model, "probe_images": x[idx], "labels": y[idx].tolist(),
             "class_names": names, "epochs": epochs, "n_probes": n_probes,
             "steps": list(range(-1, epochs))}
 
@@ -92,10 +73,6 @@ def train_small(root, epochs=6, n_probes=4, image_size=16, hostile=False, n_imag
 def write_many_epochs(root, epochs=30, n_probes=2, image_size=16):
     """``epochs`` logged steps (plus the untrained one) without training."""
     log_dir = os.path.join(root, "long_run")
-    if not writer_available():
-        fixture_writer.write_run(os.path.join(log_dir, "cnn_tb"), steps=tuple(range(-1, epochs)),
-                                 n_probes=n_probes)
-        return {"log_dir": root, "run": "long_run/cnn_tb", "real": False, "epochs": epochs}
     import cnn_tb
 
     x, y, names = _data(n_probes, image_size)
@@ -107,7 +84,7 @@ def write_many_epochs(root, epochs=30, n_probes=2, image_size=16):
             for w in model.trainable_weights:
                 w.assign(w + rng.normal(0, 0.02, w.shape).astype("float32"))
         cnn_tb.log_layers(model, probes, log_dir, step)
-    return {"log_dir": root, "run": "long_run/cnn_tb", "real": True, "epochs": epochs}
+    return {"log_dir": root, "run": "long_run/cnn_tb", "epochs": epochs}
 
 
 def deep_model(num_classes=10, image_size=16, blocks=10):

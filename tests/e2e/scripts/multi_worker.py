@@ -19,6 +19,25 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import cnn_tb  # noqa: E402
+from cnn_tb.model import capture  # noqa: E402
+
+# Count cnn_tb's forward passes of the probes: every one goes through Capture.run
+# (a model of every logged layer's output, built at attach).
+passes = {"built": 0, "run": 0}
+_init, _run = capture.Capture.__init__, capture.Capture.run
+
+
+def _counted_init(self, *args, **kwargs):
+    passes["built"] += 1
+    _init(self, *args, **kwargs)
+
+
+def _counted_run(self, *args, **kwargs):
+    passes["run"] += 1
+    return _run(self, *args, **kwargs)
+
+
+capture.Capture.__init__, capture.Capture.run = _counted_init, _counted_run
 
 L = keras.layers
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -55,4 +74,5 @@ for epoch in range(3):
         train_step(xb, yb)
     written = cnn_tb.log_layers(model, probes, log_dir, step=epoch)
     print(f"WORKER {index} EPOCH {epoch} WRITTEN {written}", flush=True)
+print(f"WORKER {index} CAPTURES BUILT {passes['built']} RUN {passes['run']}", flush=True)
 print(f"WORKER {index} DONE", flush=True)

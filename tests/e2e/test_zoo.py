@@ -1,0 +1,104 @@
+"""The keras.applications zoo: LayerFlow for 2 epochs on generated data, the
+plugin's routes answer for every layer, and the built-in dashboards stay usable.
+
+Every constructor builds offline with ``weights=None`` at the input size below
+(the smallest of 32, 75 that builds; see shared/MODEL_ZOO.md). CI runs the
+families the real-size-models issue names (``CI_ZOO``); ``CNN_TB_ZOO=all`` runs
+every constructor (``benchmarks/zoo.py`` measures them all).
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import cnn_tb
+from cnn_tb.contract import packs, tags
+from tests.support.plugin_client import make_client
+from tests.support.tb_data import LogDir
+
+ZOO = {
+    "ConvNeXtBase": 32, "ConvNeXtLarge": 32, "ConvNeXtSmall": 32, "ConvNeXtTiny": 32, "ConvNeXtXLarge": 32,
+    "DenseNet121": 32, "DenseNet169": 32, "DenseNet201": 32,
+    "EfficientNetB0": 32, "EfficientNetB1": 32, "EfficientNetB2": 32, "EfficientNetB3": 32, "EfficientNetB4": 32,
+    "EfficientNetB5": 32, "EfficientNetB6": 32, "EfficientNetB7": 32,
+    "EfficientNetV2B0": 32, "EfficientNetV2B1": 32, "EfficientNetV2B2": 32, "EfficientNetV2B3": 32,
+    "EfficientNetV2L": 32, "EfficientNetV2M": 32, "EfficientNetV2S": 32,
+    "InceptionResNetV2": 75, "InceptionV3": 75,
+    "MobileNet": 32, "MobileNetV2": 32, "MobileNetV3Large": 32, "MobileNetV3Small": 32,
+    "NASNetLarge": 32, "NASNetMobile": 32,
+    "ResNet101": 32, "ResNet101V2": 32, "ResNet152": 32, "ResNet152V2": 32, "ResNet50": 32, "ResNet50V2": 32,
+    "VGG16": 32, "VGG19": 32, "Xception": 75,
+}
+CI_ZOO = ("ResNet50", "MobileNetV2", "EfficientNetB0", "DenseNet121", "ConvNeXtTiny")
+# Models that rescale 0..255 inputs themselves (their first layers): the probes are
+# [0, 1] images, so they get preprocess=.
+RESCALING = ("EfficientNet", "MobileNetV3", "ConvNeXt")
+CLASSES = 4
+
+
+def _selected():
+    which = os.environ.get("CNN_TB_ZOO", "")
+    if which == "all":
+        return sorted(ZOO)
+    return [n for n in CI_ZOO if not which or n in which.split(",")]
+
+
+def test_the_zoo_table_lists_every_constructor():
+    assert sorted(ZOO) == sorted(n for n in dir(keras.applications) if n[0].isupper())
+
+
+@pytest.fixture(scope="module", params=_selected())
+def zoo_run(request, tmp_path_factory):
+    name = request.param
+    size = ZOO[name]
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3), classes=CLASSES)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.random((8, size, size, 3), dtype=np.float32)
+    y = np.arange(8) % CLASSES
+    preprocess = (lambda imgs: imgs * 255.0) if name.startswith(RESCALING) else None
+    probes = cnn_tb.Probes(x[:2], labels=y[:2], class_names=[f"c{i}" for i in range(CLASSES)], preprocess=preprocess)
+    log_dir = str(tmp_path_factory.mktemp(name))
+    flow = cnn_tb.LayerFlow(log_dir, probes)
+    model.fit(preprocess(x) if preprocess else x, y, epochs=2, batch_size=4, verbose=0, callbacks=[flow])
+    return {"name": name, "model": model, "log_dir": log_dir, "logger": flow.logger}
+
+
+def test_every_epoch_is_logged_with_a_pack_per_probe(zoo_run):
+    log = LogDir(zoo_run["log_dir"])
+    assert sorted(log.epochs()) == [-1, 0, 1]
+    logged = zoo_run["logger"].ctx.selected
+    for pack in log.packs(1):
+        stored = {packs.split_array_name(n)[0] for n in pack}
+        assert stored == {i.name for i in logged}  # every logged layer reaches the plugin
+        assert sum(a.nbytes for a, _ in pack.values()) <= 64 * 1024  # the flow budget
+    stats = log.epochs()[1]["layers"]
+    assert set(stats) == {i.name for i in logged}
+
+
+def test_built_in_dashboards_stay_usable(zoo_run):
+    log = LogDir(zoo_run["log_dir"])
+    logged = zoo_run["logger"].ctx.selected
+    images = log.tags("images", "blobs").get(tags.RUN_NAME, {})
+    scalars = log.tags("scalars", "scalars").get(tags.RUN_NAME, {})
+    if len(logged) > 24:
+        assert len(zoo_run["logger"].ctx.dashboard_names) <= 16
+        assert len(images) <= 80 and len(scalars) <= 160, (len(images), len(scalars))
+    output = logged[-1].name
+    assert f"activation_stats/{output}/mean" in scalars
+
+
+def test_plugin_routes_answer_for_the_run(zoo_run):
+    client = make_client(zoo_run["log_dir"])
+    P = "/data/plugin/cnn_tb"
+    info = client.get(f"{P}/run?run=cnn_tb").get_json()
+    names = {layer["name"] for layer in info["layers"]}
+    assert {i.name for i in zoo_run["logger"].ctx.selected} <= names
+    assert info["output_layer"] == zoo_run["model"].layers[-1].name
+    r = client.get(f"{P}/activations?run=cnn_tb&probe=1&step=1")
+    assert r.status_code == 200 and packs.decode_raw(r.data)
+    assert client.get(f"{P}/kernels?run=cnn_tb&step=1").status_code == 200
+    assert client.get(f"{P}/epochs?run=cnn_tb").get_json()["steps"] == [-1, 0, 1]
