@@ -224,7 +224,9 @@ class CnnTbPlugin(base_plugin.TBPlugin):
     def _serve_pool(self, request, params):
         run = params.string("run")
         ctx, eid = self._ids(request)
-        return http_util.Respond(request, self._reader.pool_impl(ctx, eid, run), "application/json")
+        # built and compressed once per new pool step, as /epochs
+        data = self._reader.pool_gzip_impl(ctx, eid, run)
+        return http_util.Respond(request, data, "application/json", content_encoding="gzip")
 
     @_route
     def _serve_pool_images(self, request, params):

@@ -7,6 +7,9 @@ one file range per request, cached. Unknown runs, steps and layers, a run
 without a pool and unreadable data raise ``NotFoundError`` (404).
 """
 
+import gzip
+import json
+
 from tensorboard import errors
 
 from cnn_tb.contract import packs, records, tags
@@ -27,6 +30,21 @@ class PoolReader:
         Returns:
             ``{"run", "sessions": [...], "steps": [...], "records": [...]}``.
         """
+        return self._pool_entry(ctx, eid, run)["obj"]
+
+    def pool_gzip_impl(self, ctx, eid, run):
+        """:meth:`pool_impl` as gzip-compressed JSON bytes, built once per change of
+        the run's pool records (a long run's /pool is megabytes of JSON: 1 MB for
+        1,000 pool epochs of a 13-layer model)."""
+        entry = self._pool_entry(ctx, eid, run)
+        if entry["gzip"] is None:
+            raw = json.dumps(entry["obj"], separators=(",", ":"), allow_nan=False).encode()
+            entry["gzip"] = gzip.compress(raw, compresslevel=5, mtime=0)
+        return entry["gzip"]
+
+    def _pool_entry(self, ctx, eid, run):
+        """``{"obj": the /pool object, "gzip": its compressed JSON or None}``, cached
+        per version of the run's pool, pool run and epoch tags."""
         run_tags = self._require_run(ctx, eid, run, fresh=True)
         if tags.POOL_TAG not in run_tags or tags.POOL_RUN_TAG not in run_tags:
             raise errors.NotFoundError(f"run {run!r} has no held-out pool (it was logged without pool=)")
@@ -40,9 +58,10 @@ class PoolReader:
                 index = max((i for i, (s, _) in enumerate(sessions) if s <= step), default=None)
                 if step in complete and index is not None:
                     out.append(dict(rec, session=index))
-            hit = {"run": run, "sessions": [r for _, r in sessions], "steps": [r["step"] for r in out], "records": out}
+            obj = {"run": run, "sessions": [r for _, r in sessions], "steps": [r["step"] for r in out], "records": out}
+            hit = {"obj": obj, "gzip": None}
             self._derived.put(("pool", eid, run), key, hit)
-        if not hit["records"]:
+        if not hit["obj"]["records"]:
             raise errors.NotFoundError(f"run {run!r} has no complete pool step yet")
         return hit
 

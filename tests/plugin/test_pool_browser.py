@@ -24,6 +24,7 @@ from tests.support import ci, pool_runs, real_runs, tb_server
 
 SEED = "seed_pool/cnn_tb"
 RESNET = "resnet50/cnn_tb"
+LONG = "long_pool/cnn_tb"
 MAX_SHOWN = 12  # images per side in right vs wrong (views/pool.js)
 
 
@@ -42,11 +43,12 @@ def served(pool_demo_run, tmp_path_factory):
     shutil.copytree(os.path.join(pool_demo_run["log_dir"], "cnn_tb"), os.path.join(root, SEED))
     resnet = pool_runs.write_application_pool_run(root, "ResNet50")
     real_runs.write_deep_run(root, steps=(-1,))  # a run without a pool
+    long = pool_runs.write_long_pool_run(root)  # 1,001 pool epochs
     with tb_server.TensorBoard(root, load_fast="true") as tb:
         tb.wait_ready()
-        tb.wait_for("/data/plugin/cnn_tb/runs", lambda s, b: s == 200 and b.count(b'"last_step": ') == 3
+        tb.wait_for("/data/plugin/cnn_tb/runs", lambda s, b: s == 200 and b.count(b'"last_step": ') == 4
                     and b'"last_step": null' not in b, timeout=240)
-        for run, steps in ((SEED, pool_demo_run["steps"]), (RESNET, resnet["steps"])):
+        for run, steps in ((SEED, pool_demo_run["steps"]), (RESNET, resnet["steps"]), (LONG, long["steps"])):
             tb.wait_for(f"/data/plugin/cnn_tb/pool?run={urllib.parse.quote(run)}",
                         lambda s, b, steps=steps: s == 200 and json.loads(b)["steps"] == steps, timeout=120)
         yield {"tb": tb, "root": root, "resnet": resnet, "demo": pool_demo_run}
@@ -270,6 +272,26 @@ def test_resnet50_pool_view_and_cards_scale(ui, served):
     mode(ui, "flow")
     blocks = ui.frame.eval_on_selector_all(".block-col", "els => els.map(e => e.querySelector('.sep-badge') !== null)")
     assert blocks and all(blocks)  # a closed block shows its output layer's separation
+
+
+def test_a_thousand_pool_epochs(ui, served):
+    """1,001 pool epochs: the depth chart draws 40 of them (evenly spaced, the shown
+    one always), /pool is served compressed, and stepping stays quick."""
+    show_run(ui, LONG)
+    mode(ui, "pool")
+    assert ui.app("app.epochs.steps.length") == 1001
+    assert ui.frame.eval_on_selector(".sep-chart", "c => Number(c.dataset.lines)") == 40
+    assert "40 of 1001 pool epochs drawn" in ui.frame.text_content(".pool-card.separation .pool-legend")
+    status, headers, body = served["tb"].get(f"/data/plugin/cnn_tb/pool?run={urllib.parse.quote(LONG)}")
+    assert status == 200 and len(json.loads(body)["records"]) == 1001
+    times = []
+    for i in (17, 333, 650, 999):
+        before = ui.render_count()
+        ui.frame.evaluate(f"() => window.cnnTbApp.setIdx({i})")
+        ui.wait_render(before)
+        assert ui.frame.get_attribute(".pool-view", "data-pool-step") == str(i - 1)
+        times.append(ui.app("app.timings[app.timings.length - 1].ms"))
+    assert max(times) < 2000, times
 
 
 def test_a_run_without_a_pool_explains_how_to_log_one(ui, served):

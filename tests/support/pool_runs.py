@@ -69,3 +69,29 @@ def write_application_pool_run(root, name="ResNet50", side=32, n_pool=64, steps=
     n_layers = len(model.layers)
     keras.backend.clear_session()
     return {"run": f"{name.lower()}/cnn_tb", "layers": n_layers, "steps": list(steps), "n_pool": n_pool, "y": y}
+
+
+def write_long_pool_run(root, name="long_pool", epochs=1000, n_pool=40, seed=0):
+    """``epochs`` pool steps (plus the untrained one) of the small residual CNN,
+    flow records and a 40-image pool only, no training (a weight change every
+    50 steps)."""
+    import cnn_tb
+
+    from cnn_tb.demo.datasets import make_shapes
+    from tests.support.real_runs import tiny_model
+
+    x, y = make_shapes(n_pool, image_size=16, seed=seed + 3)
+    x = x.astype(np.float32)
+    model = tiny_model(10, 16)
+    logger = cnn_tb.LayerLogger(os.path.join(root, name), cnn_tb.Probes(x[:2], labels=y[:2]), kinds=("flow",), pool=(x, y))
+    logger.attach(model)
+    rng = np.random.default_rng(seed)
+    for step in range(-1, epochs):
+        if step >= 0 and step % 50 == 0:
+            for w in model.trainable_weights:
+                w.assign(w + rng.normal(0, 0.02, w.shape).astype("float32"))
+        assert logger.log(step)
+        if step == -1:
+            join_compilations()
+    logger.close()
+    return {"run": f"{name}/cnn_tb", "steps": list(range(-1, epochs))}
