@@ -20,6 +20,7 @@ fewer than ~150 epochs some jumps land on cached epochs).
 """
 
 import random
+import time
 
 from common import chromium_path, summary
 
@@ -76,12 +77,14 @@ def measure(tb, n_steps=50, timeout_ms=60000):
             page = browser.new_page(viewport={"width": 1400, "height": 950})
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            t0 = time.perf_counter()
             page.goto(tb.url + "/#cnn_tb", wait_until="load", timeout=timeout_ms)
             page.wait_for_function(
                 "() => [...document.querySelectorAll('iframe')].some(x => x.contentDocument && "
                 "x.contentDocument.querySelector('#cnn-tb[data-state=ready]'))",
-                timeout=timeout_ms,
+                timeout=timeout_ms, polling=20,
             )
+            out["first_draw_ms"] = (time.perf_counter() - t0) * 1e3  # page load to the flow drawn
             frame = _frame(page)
             n = int(frame.eval_on_selector(".epoch-slider", "s => Number(s.max) + 1"))
             out["epochs_in_slider"] = n

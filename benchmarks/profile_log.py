@@ -44,6 +44,9 @@ def main(argv=None):
     logger = cnn_tb.LayerLogger(log_dir, probes).attach(model)
     logger.log(-1)
     logger.log(0)
+    if logger.capture is not None:
+        logger.capture.wait_compiled()  # profile the steady, compiled steps
+    logger.log(0)
     rng = np.random.default_rng(0)
     kernels = [v for v in model.trainable_variables if len(v.shape) > 1]
     prof = cProfile.Profile()

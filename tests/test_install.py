@@ -159,3 +159,21 @@ def test_extras_name_a_backend_each():
                     by_extra.setdefault(extra, []).append(r.name)
     assert by_extra["cpu"] == ["tensorflow-cpu"] and by_extra["gpu"] == ["tensorflow"]
     assert by_extra["jax"] == ["jax"] and by_extra["torch"] == ["torch"]
+
+
+def test_the_wheel_holds_every_module_and_static_file(wheel):
+    """What ``pip install`` puts in site-packages: every module of the source tree
+    (a folder without ``__init__.py`` would be left out) and the frontend."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    src = os.path.join(REPO, "cnn_tb")
+    want = set()
+    for folder, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for f in files:
+            if f.endswith((".py", ".js", ".css")) or f == "API.md":
+                want.add(os.path.relpath(os.path.join(folder, f), REPO).replace(os.sep, "/"))
+    assert want - names == set()
+    assert "cnn_tb/model/capture.py" in names and "cnn_tb/plugin/static/index.js" in names

@@ -164,6 +164,9 @@ def dequantize(q, lo, hi):
 # ------------------------------------------------------------------ encoding
 
 
+_DTYPE_NAMES = {np.dtype(name): name for name in DTYPES}  # native byte order
+
+
 def _raw(entries, chunks, extra=None):
     header = dict(extra or {})
     header["arrays"] = entries
@@ -181,13 +184,15 @@ def encode_raw(arrays):
     entries, chunks, offset = [], [], 0
     for name, array, lo, hi, meta in arrays:
         array = np.ascontiguousarray(array)
-        if array.dtype.name not in DTYPES:
+        # dtype.name is slow and a step encodes thousands of arrays: look the common ones up
+        dtype = _DTYPE_NAMES.get(array.dtype) or (array.dtype.name if array.dtype.name in DTYPES else None)
+        if dtype is None:
             raise TypeError(f"pack arrays must be uint8 or float32, got {array.dtype} for {name}")
         data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
         entries.append(
             {
                 "name": name,
-                "dtype": array.dtype.name,
+                "dtype": dtype,
                 "shape": list(array.shape),
                 "offset": offset,
                 "nbytes": len(data),

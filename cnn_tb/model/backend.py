@@ -39,9 +39,10 @@ class ModelFunction:
 
     Compiling a function of a model of hundreds of layers takes seconds to
     minutes (``tf.function`` tracing, XLA), while one eager call takes little
-    more than a compiled one. So the first call compiles in a background thread
-    and runs eagerly meanwhile; calls use the compiled function once it is
-    ready (``background=False`` compiles on the first call instead).
+    more than a compiled one with TensorFlow. So with TensorFlow the first call
+    compiles in a background thread and runs eagerly meanwhile; calls use the
+    compiled function once it is ready. JAX (whose eager mode is far slower than
+    its compiler) and ``background=False`` compile on the first call instead.
 
     Args:
         model: the Keras model whose variables ``fn`` reads.
@@ -85,7 +86,11 @@ class ModelFunction:
                         return fn(*args)
 
                 self._eager = no_grad
-        self.background = background and self._make is not None
+        # JAX runs an uncompiled function op by op, compiling every primitive for its
+        # shapes on first use: for a model's layer-by-layer pass with its gradient
+        # that costs far more than one jax.jit of the whole (seed CNN: ~2 minutes
+        # eagerly beside a background compile vs seconds), so JAX compiles first.
+        self.background = background and self._make is not None and self.backend != "jax"
 
     @property
     def compiled(self):

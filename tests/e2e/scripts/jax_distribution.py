@@ -28,9 +28,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import cnn_tb  # noqa: E402
+import small_model  # noqa: E402
 from cnn_tb.model import capture  # noqa: E402
 
-L = keras.layers
 passes = {"run": 0}
 _run = capture.Capture.run
 
@@ -43,19 +43,8 @@ def _counted(self, *args, **kwargs):
 capture.Capture.run = _counted  # count cnn_tb's forward passes (the real ones run)
 
 
-def build():
-    inp = keras.Input((16, 16, 3))
-    x = L.Conv2D(4, 3, name="c1")(inp)
-    x = L.BatchNormalization(name="bn")(x)
-    x = L.ReLU(name="act")(x)
-    x = L.Conv2D(4, 3, strides=2, name="c2")(x)
-    return keras.Model(inp, L.Dense(4, activation="softmax", name="out")(L.Flatten()(x)))
-
-
 keras.utils.set_random_seed(0)
-rng = np.random.default_rng(0)
-x = rng.random((64, 16, 16, 3), dtype=np.float32)
-y = np.arange(64) % 4
+x, y = small_model.data()
 probes = cnn_tb.Probes(x[:3], labels=y[:3])
 devices = keras.distribution.list_devices()
 assert len(devices) == 2, devices
@@ -65,7 +54,7 @@ if mode == "process":  # each process feeds its own half of every batch
     distribution.auto_shard_dataset = False
     x, y, batch = x[jax.process_index() :: 2], y[jax.process_index() :: 2], 8
 keras.distribution.set_distribution(distribution)
-model = build()
+model = small_model.build(keras)
 model.compile("adam", "sparse_categorical_crossentropy")
 log_dir = sys.argv[2] if mode == "local" else sys.argv[4]
 model.fit(x, y, epochs=2, batch_size=batch, verbose=0, callbacks=[cnn_tb.LayerFlow(log_dir, probes)])
@@ -74,7 +63,7 @@ print(f"PROCESS {jax.process_index()} OF {jax.process_count()} PASSES {passes['r
 if mode == "local":
     weights = [np.asarray(w) for w in model.get_weights()]
     keras.distribution.set_distribution(None)
-    single = build()
+    single = small_model.build(keras)
     single.set_weights(weights)
     logger = cnn_tb.LayerLogger(sys.argv[3], probes).attach(single)
     assert logger.log(1)

@@ -1,0 +1,85 @@
+"""Long runs: a 1,000-epoch run behind a real TensorBoard and in Chromium.
+
+    python benchmarks/long_run.py [--steps 1000] [--short 100] [--out DIR]
+
+Writes two runs of the notebook CNN with the real writer (``serving.py
+write``: ``LayerLogger.log(step)`` for every step, kernels perturbed between
+steps, 8 probes): ``--short`` steps and ``--steps`` steps. For each, with both
+TensorBoard loaders: time until TensorBoard lists every epoch, the routes the
+frontend calls (``/runs``, ``/epochs`` with its size, a cold ``/activations``
+of a random step), TensorBoard's peak memory; with the long run also the CNN
+Flow tab in Chromium: page load to the flow drawn, slider steps and jumps to
+epochs never shown. Memory is flat when the long run's TensorBoard peak is
+close to the short run's: the plugin keeps no per-step state beyond its byte
+caps.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import browser  # noqa: E402
+import common  # noqa: E402
+import serving  # noqa: E402
+
+
+def write(log_dir, steps, probes):
+    env = common.env()
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "serving.py"), "write", "--log-dir", log_dir,
+                           "--steps", str(steps), "--probes", str(probes)], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--short", type=int, default=100)
+    ap.add_argument("--probes", type=int, default=8)
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="cnn_tb_long_")
+    results = {}
+    for n in (args.short, args.steps):
+        log_dir = os.path.join(work, f"steps_{n}")
+        write(log_dir, n, args.probes)
+        steps = list(range(-1, n - 1))
+        for load_fast in ("false", "true"):
+            fn = browser.measure if (n == args.steps and load_fast == "false") else None
+            res = serving.serve_and_measure(log_dir, load_fast, steps, args.probes, n_warm=20, browser_fn=fn)
+            results[f"{n}/{load_fast}"] = res
+            print(n, load_fast, json.dumps({k: v for k, v in res.items() if k != "routes"})[:600], flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "long_run.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(table(results, args.short, args.steps))
+
+
+def table(results, short, long):
+    rows = ["| epochs | loader | all epochs listed | `/runs` p50 | `/epochs` p50 (size) | cold `/activations` p95 | TensorBoard peak RSS |",
+            "|---:|---|---:|---:|---:|---:|---:|"]
+    for n in (short, long):
+        for lf in ("false", "true"):
+            r = results[f"{n}/{lf}"]
+            rt = r["routes"]
+            rows.append(
+                f"| {n} | load_fast={lf} | {r['all_epochs_listed_seconds']:.1f} s | {rt['runs']['median'] * 1e3:.1f} ms | "
+                f"{rt['epochs']['median'] * 1e3:.1f} ms ({rt['epochs']['bytes_last'] / 1e3:.0f} KB) | "
+                f"{rt['activations_cold']['p95'] * 1e3:.1f} ms | {r['peak_rss_bytes'] / 1e6:.0f} MB |")
+    b = results[f"{long}/false"].get("browser", {})
+    if "first_draw_ms" in b:
+        rows.append("")
+        rows.append(f"Chromium, {long} epochs (load_fast=false): page load to the flow drawn {b['first_draw_ms']:.0f} ms; "
+                    f"epoch step p95 {b['sequential']['redrawn_ms']['p95']:.0f} ms; jump to an epoch never shown p95 "
+                    f"{b['random_jumps']['redrawn_ms']['p95']:.0f} ms; {b['epochs_in_slider']} epochs in the slider.")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()
