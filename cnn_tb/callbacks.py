@@ -52,7 +52,7 @@ class _LayerCallback(keras.callbacks.Callback):
         final = total is not None and epoch + 1 == total
         if (epoch + 1) % self.every_n_epochs == 0 or final:
             self.logger.log(epoch, logs, final=final, last_step=None if total is None else total - 1,
-                            steps_per_epoch=(self.params or {}).get("steps"))
+                            steps_per_epoch=(self.params or {}).get("steps"), pool=True if final else None)
 
     def on_train_end(self, logs=None):
         self.logger.close()
@@ -73,7 +73,11 @@ _COMMON_ARGS = """
             ``budget_bytes``, ``image_probes``, ``histograms``, ``feature_viz``
             (``True``: every 5 epochs and at the end, at most 5% of the
             training time; ``False``, a dict or :class:`cnn_tb.FeatureVizOptions`),
-            ``run_name``.
+            ``run_name``; with a held-out pool: ``pool`` (``cnn_tb.Probes`` with
+            labels, an ``(images, labels)`` pair or a ``tf.data.Dataset``),
+            ``pool_every_n_epochs`` (1; the last epoch always),
+            ``embedding_layers`` (the layer feeding the output),
+            ``pool_examples`` (6).
 
     Raises:
         ValueError / TypeError: bad arguments (here), or a model / probes that

@@ -19,6 +19,7 @@ from cnn_tb.contract import tags
 from cnn_tb.model import capture as capture_lib
 from cnn_tb.model import graph, reduce
 from cnn_tb.model import kernels as kernels_lib
+from cnn_tb.pool import logger as pool_lib
 from cnn_tb.probes import Probes
 from cnn_tb.summaries import ALL_KINDS, KINDS
 from cnn_tb.summaries.base import ModelContext, Settings, Step
@@ -75,6 +76,20 @@ class LayerLogger:
             ``False`` (off), a dict of :class:`cnn_tb.FeatureVizOptions`
             fields, or such options. Default ``True``.
         run_name: the run subdirectory. Default ``"cnn_tb"``.
+        pool: an optional held-out pool of labelled images, run through the
+            model at every pool step for class separation per layer, a
+            confusion matrix, right-vs-wrong, dataset examples per channel and
+            Projector embeddings (:mod:`cnn_tb.pool`): a :class:`cnn_tb.Probes`
+            with labels, an ``(images, labels)`` pair or a ``tf.data.Dataset``
+            of ``(image, label)`` pairs (the last two take the probes'
+            ``class_names`` and ``preprocess``). Default ``None`` (no pool).
+        pool_every_n_epochs: pool steps are the untrained model (step -1),
+            every step ``s`` with ``(s + 1) % n == 0`` and, with the callbacks,
+            the last epoch. Default 1.
+        embedding_layers: layer names whose pool embeddings go to TensorBoard's
+            Projector. Default ``None``: the layer feeding the output layer.
+        pool_examples: dataset examples (top pool images) per stored channel.
+            Default 6.
 
     Raises:
         ValueError / TypeError: for bad arguments, naming the argument and the
@@ -106,6 +121,10 @@ class LayerLogger:
         histograms=True,
         feature_viz=True,
         run_name=tags.RUN_NAME,
+        pool=None,
+        pool_every_n_epochs=1,
+        embedding_layers=None,
+        pool_examples=pool_lib.DEFAULT_TOP_K,
     ):
         if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
             raise ValueError(f"`log_dir` must be a non-empty path. Received: log_dir={log_dir!r}")
@@ -140,6 +159,7 @@ class LayerLogger:
                 "Received: probes=None. Pass cnn_tb.Probes(images, labels=...)."
             )
         self.probes = probes
+        self.pool_logger = _pool_logger(pool, probes, self.needs_forward, pool_every_n_epochs, embedding_layers, pool_examples)
         graph.validate_layers_arg(layers)
         graph.validate_layers_arg(dashboard_layers, "dashboard_layers")
         self.layers = layers
@@ -169,6 +189,9 @@ class LayerLogger:
         self._kernels = kernels_lib.KernelTracker(kernel_layers)
         for kind in self._kinds:
             kind.attach(self.ctx)
+        if self.pool_logger is not None:
+            self.pool_logger.attach(self.ctx)
+        self._pool_failures = 0
         self.capture = None
         if self.needs_forward:
             self.capture = capture_lib.Capture(
@@ -195,7 +218,7 @@ class LayerLogger:
             out["layer_histograms"] = reduce.histograms(t, [i.name for i in self.ctx.selected])
         return out
 
-    def log(self, step, logs=None, *, final=False, last_step=None, steps_per_epoch=None):
+    def log(self, step, logs=None, *, final=False, last_step=None, steps_per_epoch=None, pool=None):
         """Log everything for ``step``. Never raises: a failure warns and is skipped.
 
         The time since the previous call ended counts as training time (the
@@ -214,6 +237,8 @@ class LayerLogger:
             steps_per_epoch: training steps (batches) per epoch, when known:
                 the feature visualizations' first cost estimate derives from
                 the time of one. Default ``None``.
+            pool: with a ``pool=``: ``True`` / ``False`` runs / skips the pool
+                at this step; ``None`` (default) follows ``pool_every_n_epochs``.
 
         Returns:
             True when the step was written.
@@ -228,7 +253,7 @@ class LayerLogger:
             trained = (now - self._last_end, int(step) - self._last_step)
         try:
             self._log(int(step), logs or {}, final=bool(final), last_step=last_step, trained=trained,
-                      steps_per_epoch=steps_per_epoch)
+                      steps_per_epoch=steps_per_epoch, pool=pool)
         except Exception as e:  # noqa: BLE001 - logging must never stop training
             self._failures += 1
             msg = f"cnn_tb: logging step {step} failed and was skipped ({type(e).__name__}: {e}); training continues."
@@ -242,7 +267,7 @@ class LayerLogger:
         self._failures = 0
         return True
 
-    def _log(self, step, logs, final=False, last_step=None, trained=(None, 0), steps_per_epoch=None):
+    def _log(self, step, logs, final=False, last_step=None, trained=(None, 0), steps_per_epoch=None, pool=None):
         clock = _Clock()
         result = self.capture.run(self.probes.model_inputs(), self.probes.labels) if self.capture else None
         clock.lap("forward_backward")
@@ -259,12 +284,13 @@ class LayerLogger:
         clock.lap("statistics")
         values = [v for k in self._kinds for v in k.values(data)]
         clock.lap("encoding")
+        pool_values = self._log_pool(step, pool, clock)
         picture_values, clock.timings["rendering"] = pictures.result()
         clock.lap("waiting_for_rendering")
         if self._writer is None:
             self._writer = event_writer.acquire(self.run_dir)
         try:
-            self._writer.write(step, picture_values + values)  # the epoch record stays last
+            self._writer.write(step, picture_values + pool_values + values)  # the epoch record stays last
             self._writer.flush()
         except Exception:
             # A full disk or a vanished directory: drop this file (what was
@@ -274,6 +300,25 @@ class LayerLogger:
             raise
         clock.lap("writing")
         self.last_timings = clock.done()
+
+    def _log_pool(self, step, force, clock):
+        """The pool's values at a pool step; a failure warns and leaves the pool out
+        of this step (after 3 in a row the pool is switched off for the run)."""
+        if self.pool_logger is None or not self.pool_logger.due(step, force):
+            return []
+        try:
+            values = self.pool_logger.values(self.pool_logger.run(step))
+        except Exception as e:  # noqa: BLE001 - an optional extra never stops logging
+            self._pool_failures += 1
+            msg = f"cnn_tb: the held-out pool failed at step {step} and was left out ({type(e).__name__}: {e})."
+            if self._pool_failures >= MAX_FAILURES:
+                self.pool_logger = None
+                msg += f" {self._pool_failures} failures in a row: the pool is switched off for this run."
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            return []
+        self._pool_failures = 0
+        clock.lap("pool")
+        return values
 
     def close(self):
         """Flush and release the event file."""
@@ -325,6 +370,33 @@ def inspect(model, probes, layers, dashboard_layers, settings, kinds):
         model, probes, infos, selected, conv_infos, kernel_infos, gradcam_layers, graph.output_kind(model), settings,
         names, shown,
     )
+
+
+def _pool_logger(pool, probes, needs_forward, every_n_epochs, embedding_layers, top_k):
+    """The :class:`~cnn_tb.pool.logger.PoolLogger` of the ``pool=`` options (None without a pool).
+
+    Raises:
+        ValueError / TypeError: naming the option and what was received.
+    """
+    from cnn_tb import _validate
+    from cnn_tb.pool import as_pool
+
+    every_n_epochs = _validate.positive_int("pool_every_n_epochs", every_n_epochs)
+    top_k = _validate.positive_int("pool_examples", top_k)
+    if embedding_layers is not None:
+        items = [embedding_layers] if isinstance(embedding_layers, str) else embedding_layers
+        if not isinstance(items, (list, tuple)) or not items or not all(isinstance(n, str) for n in items):
+            raise TypeError(
+                "`embedding_layers` must be None or a non-empty list of layer names. "
+                f"Received: embedding_layers={embedding_layers!r}"
+            )
+        embedding_layers = list(items)
+    if pool is None:
+        return None
+    if not needs_forward:
+        raise ValueError("`pool` needs a kind that runs the model (not only \"kernels\"). Received: pool with kinds=('kernels',)")
+    pool = as_pool(pool, probes.class_names, probes.preprocess)
+    return pool_lib.PoolLogger(pool, every_n_epochs, embedding_layers, top_k)
 
 
 class _Clock:
@@ -388,7 +460,9 @@ def log_layers(model, probes, log_dir, step, logs=None, **options):
         ...     cnn_tb.log_layers(model, probes, "logs", step=epoch)
     """
     per_model = _loggers.setdefault(model, {})
-    key = (os.fspath(log_dir), id(probes), repr(sorted(options.items())))
+    pool = options.get("pool")
+    pool_key = tuple(map(id, pool)) if isinstance(pool, (tuple, list)) else id(pool)
+    key = (os.fspath(log_dir), id(probes), pool_key, repr(sorted((k, v) for k, v in options.items() if k != "pool")))
     logger = per_model.get(key)
     # id() of a garbage-collected Probes can be reused by a new one: check identity too.
     if logger is None or logger.probes is not probes and isinstance(probes, Probes):

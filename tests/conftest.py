@@ -48,3 +48,26 @@ def tiny_data():
     x = rng.random((48, 16, 16, 3), dtype=np.float32)
     y = rng.integers(0, 4, 48)
     return x, y
+
+
+@pytest.fixture(scope="session")
+def pool_demo_run(tmp_path_factory):
+    """The notebook CNN trained 4 epochs on the built-in shapes dataset with
+    LayerFlow and a 300-image held-out pool."""
+    import keras
+
+    import cnn_tb
+    from cnn_tb.demo import datasets, models
+    from tests.support.pool_runs import join_compilations
+
+    keras.utils.set_random_seed(2)
+    (x, y), (xt, yt), names = datasets.load_dataset("shapes", n_train=2000, n_test=400, seed=2)
+    model = models.compile_for_demo(models.notebook_cnn())
+    probes = cnn_tb.Probes.select(xt[:100], yt[:100], n=6, class_names=names)
+    pool = cnn_tb.Probes(xt[100:], labels=yt[100:], class_names=names)
+    log_dir = str(tmp_path_factory.mktemp("pool_demo_run"))
+    callback = cnn_tb.LayerFlow(log_dir, probes, pool=pool)
+    model.fit(x, y, epochs=4, batch_size=32, verbose=0, callbacks=[callback])
+    join_compilations()
+    return {"log_dir": log_dir, "model": model, "pool": pool, "probes": probes, "names": names,
+            "logger": callback.logger, "steps": [-1, 0, 1, 2, 3]}

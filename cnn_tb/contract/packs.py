@@ -37,6 +37,21 @@ layer of a very deep model may have no ``maps`` array at all (see
 The kernel pack (one per step) holds ``"<layer>/kernel"`` arrays
 [kh, kw, c_in, c_out] (capped), symmetric quantization (``lo == -hi``),
 ``meta["full_shape"]``, ``meta["layer_class"]``.
+
+The pool pack (one per pool step, :mod:`cnn_tb.pool`) holds, for N pool images::
+
+    "<layer>/nearest"   uint8 [N] (lo 0, hi 255: the class itself), or float32
+                        when K > 255: each image's nearest class mean at the
+                        layer (leave-one-out; 255 / -1: undefined)
+    "<layer>/margin"    uint8 [N], lo -1, hi 1: (d_other - d_own) / (d_other + d_own)
+    "<layer>/examples"  float32 [channels, k, 6]: per stored channel its top-k
+                        pool images, rows (image, value, y0, x0, y1, x1), the
+                        crop box half-open in pool-image pixels;
+                        meta["channels"] lists the channels
+    "/pred"             uint8 [N] (or float32 when K > 255): predicted class
+    "/confidence"       uint8 [N], lo 0, hi 1: its probability
+
+(``"/..."``: arrays of the whole pool, whose layer part is empty.)
 """
 
 import json
@@ -52,6 +67,8 @@ MAGIC = b"CTB1"
 DTYPES = {"uint8": 1, "float32": 4}  # dtype name -> item size
 # Array kinds of an activations pack (the suffix after the last "/").
 ACTIVATION_KINDS = ("maps", "mean", "max", "vector", "gradcam", "gradcam_true")
+# Array kinds of a pool pack.
+POOL_KINDS = ("nearest", "margin", "examples", "pred", "confidence")
 
 
 def array_name(layer, kind):

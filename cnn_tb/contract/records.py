@@ -57,6 +57,29 @@ the visualizations were computed, before the epoch record::
      "cost": {"share": float,          # feature-viz time / measured training time so far
               "spent_seconds": float, "train_seconds": float, "max_share": float | null}}  # null: no limit
 
+Pool run record (``cnn_tb/pool_run``), at the first pool step of each
+session (only with ``pool=``)::
+
+    {"version": 2, "count": N, "labels": [int], "class_names": [str] | null,
+     "num_classes": K, "image_shape": [H, W, C],
+     "sprite": {"file": "pool/<session>/sprite.png", "length": int,
+                "columns": int, "thumb": [h, w]},   # image i at row i // columns
+     "layers": [layer],            # with class separation, input first
+     "examples": {layer: {"channels": [int], "top_k": int,
+                          "field": {"size": [h, w], "jump": [h, w],
+                                    "top": [h, w], "exact": bool}}},
+     "embedding_layers": [layer], "every_n_epochs": int}
+
+Pool record (``cnn_tb/pool``), every pool step, before the epoch record::
+
+    {"version": 2, "step": int, "accuracy": float,
+     "class_separation": {layer: float | null},
+     "confusion": [[int]] | null,   # [K][K], row = true class; null when K > 100
+     "confused_pairs": [{"true": int, "pred": int, "count": int,
+                         "examples": [pool image index]}],
+     "file": "pool/<session>/<step>.pool" | null,   # the pool pack
+     "span": [offset, length] | null}
+
 Non-finite floats are written as ``null``.
 """
 
@@ -474,6 +497,91 @@ def parse_feature_viz_record(obj, step):
         layers.append(entry)
     out["layers"] = layers
     return {k: out[k] for k, _ in FEATURE_VIZ_FIELDS}
+
+
+# ------------------------------------------------------------- pool records
+
+
+def _pair(x):
+    return [opt_float(v) for v in x] if isinstance(x, list) and len(x) == 2 else None
+
+
+def _ints(x, minimum=0):
+    return [max(minimum, _int(v)) for v in x if isinstance(v, (int, float)) and not isinstance(v, bool)] if isinstance(x, list) else []
+
+
+FIELD_FIELDS = (("size", _pair), ("jump", _pair), ("top", _pair), ("exact", _flag))
+EXAMPLE_LAYER_FIELDS = (
+    ("channels", _ints),
+    ("top_k", lambda x: max(0, _int(x))),
+    ("field", lambda x: _parse(FIELD_FIELDS, _dict(x))),
+)
+SPRITE_FIELDS = (
+    ("file", _pack_path),
+    ("length", lambda x: max(0, _int(x))),
+    ("columns", lambda x: max(1, _int(x, 1))),
+    ("thumb", _shape),
+)
+POOL_RUN_FIELDS = (
+    ("version", lambda x: _int(x, 2)),
+    ("count", lambda x: max(0, _int(x))),
+    ("labels", lambda x: [_opt_int(v) for v in x] if isinstance(x, list) else []),
+    ("class_names", lambda x: [_str(v) for v in x] if isinstance(x, list) else None),
+    ("num_classes", lambda x: max(0, _int(x))),
+    ("image_shape", _shape),
+    ("sprite", lambda x: _parse(SPRITE_FIELDS, _dict(x))),
+    ("layers", _names),
+    ("examples", lambda x: {_str(k): _parse(EXAMPLE_LAYER_FIELDS, _dict(v)) for k, v in _dict(x).items()}),
+    ("embedding_layers", _names),
+    ("every_n_epochs", lambda x: max(1, _int(x, 1))),
+)
+PAIR_FIELDS = (("true", _opt_int), ("pred", _opt_int), ("count", lambda x: max(0, _int(x))), ("examples", _ints))
+POOL_FIELDS = (
+    ("version", lambda x: _int(x, 2)),
+    ("step", None),  # the event's step wins
+    ("accuracy", opt_float),
+    ("class_separation", lambda x: {_str(k): opt_float(v) for k, v in _dict(x).items()}),
+    ("confusion", lambda x: [_ints(row) for row in x if isinstance(row, list)] if isinstance(x, list) else None),
+    ("confused_pairs", lambda x: [_parse(PAIR_FIELDS, _dict(p)) for p in x] if isinstance(x, list) else []),
+    ("file", _pack_path),
+    ("span", _span),
+)
+MAX_CONFUSION_CLASSES = 100  # larger confusion matrices are left out of the pool record
+
+
+def build_pool_run_record(**fields):
+    """The pool run record (exactly ``POOL_RUN_FIELDS`` but ``version``)."""
+    return _build(POOL_RUN_FIELDS, dict(fields, version=FORMAT_VERSION), "pool run record")
+
+
+def parse_pool_run_record(obj, step):
+    """The pool run record logged at ``step``, type-checked (``"step"`` added).
+
+    Raises:
+        FormatError: not an object, or no usable sprite path.
+    """
+    if not isinstance(obj, dict):
+        raise FormatError(f"pool run record of step {step} is not a JSON object")
+    out = _parse(POOL_RUN_FIELDS, obj)
+    if out["sprite"]["file"] is None:
+        raise FormatError(f"pool run record of step {step} has no usable sprite path")
+    return dict(out, step=int(step))
+
+
+def build_pool_record(**fields):
+    """The pool record (exactly ``POOL_FIELDS`` but ``version``)."""
+    return _build(POOL_FIELDS, dict(fields, version=FORMAT_VERSION), "pool record")
+
+
+def parse_pool_record(obj, step):
+    """The pool record logged at ``step``, type-checked.
+
+    Raises:
+        FormatError: ``obj`` is not a JSON object.
+    """
+    if not isinstance(obj, dict):
+        raise FormatError(f"pool record of step {step} is not a JSON object")
+    return dict(_parse([f for f in POOL_FIELDS if f[1] is not None], obj), step=int(step))
 
 
 # ----------------------------------------------------------------------- JSON

@@ -37,6 +37,15 @@ Every summary carries ``SummaryMetadata.plugin_data.content`` = UTF-8 JSON
   step are: one per probe, and the kernel pack. The packs are the big part of
   a step; kept out of the event stream, they stay out of TensorBoard's memory,
   which keeps every step of the small records.
+* ``cnn_tb/pool_run`` (tensor, string scalar, format 2, only with ``pool=``):
+  the pool run record (:mod:`~cnn_tb.contract.records`), written at the first
+  pool step of each session: the held-out pool's labels, class names, sprite,
+  layers, dataset-example channels and receptive fields.
+* ``cnn_tb/pool`` (tensor, string scalar, format 2, every pool step, before
+  the epoch record): the pool record: accuracy, class separation per layer,
+  confusion matrix, most confused pairs, and where the step's pool pack
+  (:mod:`~cnn_tb.contract.packs`) is. Readers that do not know these two tags
+  ignore them.
 * ``cnn_tb/activations`` and ``cnn_tb/kernels`` (blob sequences, format 1:
   written by cnn_tb before the pack files; still read): blob ``i`` of
   ``cnn_tb/activations`` is the pack of probe ``i``, the one blob of
@@ -54,6 +63,9 @@ Pack files
 ``<run>/packs/<session>/<step>.packs`` (``<session>`` is unique to the writing
 process and run, so a resumed run never overwrites a file): the compressed
 packs of one step, one after the other, at the offsets the index gives.
+``<run>/pool/<session>/``: the pool's sprite (``sprite.png``), its pack per
+pool step (``<step>.pool``) and the Projector's files (``projector/``; see
+:mod:`cnn_tb.pool.projector`, which also writes ``<run>/projector_config.pbtxt``).
 
 Built-in dashboard tags
 -----------------------
@@ -77,6 +89,9 @@ PACKS_TAG = "cnn_tb/packs"
 FEATURE_VIZ_TAG = "cnn_tb/feature_viz"
 PACK_DIR = "packs"  # pack files live under <run>/packs/
 FEATURE_VIZ_SUFFIX = ".fviz"  # <run>/packs/<session>/<step>.fviz: the feature visualization strips
+POOL_RUN_TAG = "cnn_tb/pool_run"
+POOL_TAG = "cnn_tb/pool"
+POOL_DIR = "pool"  # the pool's files live under <run>/pool/<session>/
 
 # kind recorded in plugin_data.content for each plugin tag
 TAG_KINDS = {
@@ -87,6 +102,8 @@ TAG_KINDS = {
     KERNELS_TAG: "kernels",
     PACKS_TAG: "packs",
     FEATURE_VIZ_TAG: "feature_viz",
+    POOL_RUN_TAG: "pool_run",
+    POOL_TAG: "pool",
 }
 BLOB_TAGS = frozenset({PROBES_TAG, ACTIVATIONS_TAG, KERNELS_TAG})
 
@@ -103,6 +120,9 @@ TAGS = {
     "probe_accuracy": "predictions/probe_accuracy",  # Scalar
     "predictions": "predictions/table",  # Text: markdown table
     "feature_viz": "feature_viz",  # Images: one tile per channel, what excites it
+    "class_separation": "class_separation",  # Scalars: <layer>, pool epochs only
+    "confusion_matrix": "predictions/confusion_matrix",  # Images: pool epochs only
+    "pool_accuracy": "predictions/pool_accuracy",  # Scalar: pool epochs only
 }
 
 # Statistics of a layer over all probes (Scalars and the epoch record).

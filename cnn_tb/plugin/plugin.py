@@ -83,15 +83,15 @@ class _Params:
             raise errors.InvalidArgumentError(f"query parameter '{name}' must be >= {minimum}; received {number}")
         return number
 
-    def kinds(self, name):
+    def kinds(self, name, allowed=packs.ACTIVATION_KINDS):
         value = self._one(name, False)
         if value is None:
             return None
         kinds = [k for k in value.split(",") if k]
-        if not kinds or any(k not in packs.ACTIVATION_KINDS for k in kinds):
+        if not kinds or any(k not in allowed for k in kinds):
             raise errors.InvalidArgumentError(
                 f"query parameter '{name}' must be a comma-separated subset of "
-                f"{','.join(packs.ACTIVATION_KINDS)}; received {value[:60]!r}"
+                f"{','.join(allowed)}; received {value[:60]!r}"
             )
         return set(kinds)
 
@@ -145,6 +145,9 @@ class CnnTbPlugin(base_plugin.TBPlugin):
             "/probe": self._serve_probe,
             "/activations": self._serve_activations,
             "/kernels": self._serve_kernels,
+            "/pool": self._serve_pool,
+            "/pool_images": self._serve_pool_images,
+            "/pool_pack": self._serve_pool_pack,
             "/histograms": self._serve_histograms,
             "/feature_viz": self._serve_feature_viz,
             "/feature_viz_image": self._serve_feature_viz_image,
@@ -218,6 +221,31 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         layer = params.string("layer", required=False)
         ctx, eid = self._ids(request)
         data = self._reader.kernels_impl(ctx, eid, run, step, layer=layer)
+        return http_util.Respond(request, data, "application/octet-stream")
+
+    @_route
+    def _serve_pool(self, request, params):
+        run = params.string("run")
+        ctx, eid = self._ids(request)
+        # built and compressed once per new pool step, as /epochs
+        data = self._reader.pool_gzip_impl(ctx, eid, run)
+        return http_util.Respond(request, data, "application/json", content_encoding="gzip")
+
+    @_route
+    def _serve_pool_images(self, request, params):
+        run = params.string("run")
+        step = params.integer("step")
+        ctx, eid = self._ids(request)
+        return http_util.Respond(request, self._reader.pool_images_impl(ctx, eid, run, step), "image/png", expires=60)
+
+    @_route
+    def _serve_pool_pack(self, request, params):
+        run = params.string("run")
+        step = params.integer("step")
+        layer = params.string("layer", required=False)
+        kinds = params.kinds("kinds", packs.POOL_KINDS)
+        ctx, eid = self._ids(request)
+        data = self._reader.pool_pack_impl(ctx, eid, run, step, layer=layer, kinds=kinds)
         return http_util.Respond(request, data, "application/octet-stream")
 
     @_route

@@ -23,13 +23,15 @@ from tensorboard import errors
 from cnn_tb.contract import packs, records, tags
 from cnn_tb.plugin import structure
 from cnn_tb.plugin.log import warn_once
+from cnn_tb.plugin.pool_reader import PoolReader
 from cnn_tb.plugin.source import CachedSource
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class FlowReader(CachedSource):
-    """What the routes serve: runs, run record, epochs, probe images, packs.
+class FlowReader(PoolReader, CachedSource):
+    """What the routes serve: runs, run record, epochs, probe images, packs, and
+    the held-out pool (:class:`~cnn_tb.plugin.pool_reader.PoolReader`).
 
     Args: see :class:`~cnn_tb.plugin.source.CachedSource`.
     """

@@ -112,3 +112,43 @@ def plan_budget(selected, budget_bytes=DEFAULT_BUDGET_BYTES, max_channels=32, ma
             stuck.add((name, part))
         total += sum(sizes(name)) - before
     return plan
+
+
+# ---------------------------------------------------------------- the pool's share
+
+EXAMPLE_ROW_BYTES = 24  # one dataset example: (image, value, y0, x0, y1, x1) as float32
+
+
+def plan_examples(plan, top_k, budget_bytes=DEFAULT_BUDGET_BYTES):
+    """How many channels of each map layer get dataset examples (:mod:`cnn_tb.pool`).
+
+    Each map layer starts with the channels the flow plan stores (its first
+    ``plan[layer]["channels"]``), ``top_k`` examples each, ``EXAMPLE_ROW_BYTES``
+    per example; the example tables of one pool epoch must fit ``budget_bytes``
+    (uncompressed; the crops are cut in the browser from the pool's sprite,
+    stored once per session). While over budget, the layer with the most
+    example channels halves them (down to 1); then layers are left out, evenly
+    spaced, until the rest fits.
+
+    Returns:
+        ``{map layer: channels}`` in the order of ``plan`` (layers left out absent).
+    """
+    out = {n: p["channels"] for n, p in plan.items() if "units" not in p and p["channels"]}
+    per = max(1, top_k) * EXAMPLE_ROW_BYTES
+    while sum(out.values()) * per > budget_bytes and any(v > 1 for v in out.values()):
+        name = max(out, key=lambda n: out[n])
+        out[name] = max(1, out[name] // 2)
+    room = budget_bytes // per
+    if len(out) > room:
+        names = list(out)
+        keep = {names[round(k * (len(names) - 1) / max(1, room - 1))] for k in range(room)} if room else set()
+        out = {n: v for n, v in out.items() if n in keep}
+    return out
+
+
+def pool_pack_bytes(layers, pool_size, example_channels, top_k):
+    """Uncompressed bytes of one pool pack: ``nearest`` and ``margin`` (1 byte per
+    image and layer, ``layers`` counting the input), the example tables, and
+    the predictions and confidences (1 byte per image each)."""
+    examples = sum(example_channels.values()) * min(top_k, pool_size) * EXAMPLE_ROW_BYTES
+    return 2 * layers * pool_size + examples + 2 * pool_size

@@ -19,6 +19,8 @@ def test_tag_table_is_consistent():
         "cnn_tb/kernels": "kernels",
         "cnn_tb/packs": "packs",
         "cnn_tb/feature_viz": "feature_viz",
+        "cnn_tb/pool_run": "pool_run",
+        "cnn_tb/pool": "pool",
     }
     assert tags.BLOB_TAGS == {"cnn_tb/probes", "cnn_tb/activations", "cnn_tb/kernels"}
     assert issubclass(tags.NewerVersionError, tags.FormatError)
@@ -109,6 +111,8 @@ def test_data_classes_by_tag():
         tags.KERNELS_TAG: summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
         tags.PACKS_TAG: summary_pb2.DATA_CLASS_TENSOR,
         tags.FEATURE_VIZ_TAG: summary_pb2.DATA_CLASS_TENSOR,
+        tags.POOL_RUN_TAG: summary_pb2.DATA_CLASS_TENSOR,
+        tags.POOL_TAG: summary_pb2.DATA_CLASS_TENSOR,
     }
     assert tags.create_summary_metadata(tags.RUN_TAG).summary_description == ""
 

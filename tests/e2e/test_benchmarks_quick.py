@@ -147,3 +147,26 @@ def test_profile(quick):
         assert p["top_by_own_time"] and p["top_cnn_tb_by_cumulative"]
         assert os.path.exists(os.path.join(out, p["profile_file"]))
     assert "## Profile" in md
+
+
+def test_pool_benchmark_quick(tmp_path):
+    """``benchmarks/pool.py --quick``: every configuration ran, both targets have a
+    finite measured ratio, bytes per epoch were counted (no timing asserted)."""
+    proc = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "pool.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(tmp_path / "pool.json") as f:
+        results = json.load(f)
+    assert {r["config"] for r in results["runs"]} == {"keras_tb", "cnn_tb8", "cnn_tb8_pool"}
+    assert len(results["targets"]) == 2
+    for t in results["targets"]:
+        _positive(t["measured"], t["target"])
+    summary = results["summary"]
+    _positive(summary["cnn_tb8_pool"]["floor"], "floor")
+    _positive(summary["cnn_tb8_pool"]["pool_files_per_epoch"]["pool_pack"], "pool pack bytes")
+    for config in ("keras_tb", "cnn_tb8", "cnn_tb8_pool"):
+        _positive(summary[config]["bytes_per_epoch"], f"{config} bytes per epoch")
+        _positive(summary[config]["own"]["median"], f"{config} own time")
+    assert (tmp_path / "pool.md").read_text().count("| own time with pool") == 2

@@ -58,6 +58,22 @@ def fviz_client(fviz_run):
     return make_client(fviz_run["log_dir"])
 
 
+@pytest.fixture(scope="session")
+def pool_logdir(tmp_path_factory):
+    """A run with a held-out pool (hostile class name) beside a run without one."""
+    from tests.support.pool_runs import write_pool_run
+
+    root = str(tmp_path_factory.mktemp("pool"))
+    info = write_pool_run(root, hostile=True)
+    real_runs.write_deep_run(root, steps=(-1,))  # a run without a pool
+    return root, info
+
+
+@pytest.fixture(scope="session")
+def pool_client(pool_logdir):
+    return make_client(pool_logdir[0])
+
+
 def write_application_run(root, name, side=32, steps=(-1, 0), n_probes=3, seed=0):
     """``keras.applications.<name>`` (weights=None, 10 classes) logged with
     ``cnn_tb.log_layers`` at ``steps`` (a small random weight change between

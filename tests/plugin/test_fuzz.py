@@ -42,6 +42,7 @@ VALUES = st.one_of(
         "0\n", " 1", "+1", "1_0", "\u0663", "999999999999", "9999999999999", "-999999999999",
         "conv1", "input", "pool", "flatten", fixture_writer.HOSTILE, "maps,mean", "maps,,", ",", "gradcam_true",
         "maps,evil", "", " ", "\u202e", "💥", "0x10", "a" * MAX_PARAM, "a" * (MAX_PARAM + 1), "0\x00",
+        "pool_run/cnn_tb", "deep_run/cnn_tb", "nearest,margin", "examples",
     ]),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=200),
 )
@@ -304,3 +305,43 @@ def test_random_static_paths_are_404_or_exactly_an_allowed_file(synthetic_client
         assert r.status_code == 404, (path, r.status_code, r.data[:200])
         assert r.headers["Content-Type"].startswith("text/plain")
         assert r.data in (b"Not found: not found", b"Not found")  # the plugin's, or TensorBoard's for "static/"
+
+
+# ------------------------------------------------------------- the pool routes
+
+POOL_CONTENT_TYPES = {"pool": "application/json", "pool_images": "image/png", "pool_pack": "application/octet-stream"}
+
+
+def check_pool(response, route):
+    """200 with the route's content type, or 400 / 404 with a message (never a crash)."""
+    kind = response.headers["Content-Type"].split(";")[0]
+    assert response.status_code in (200, 400, 404), (route, response.status_code, response.data[:300])
+    if response.status_code == 200:
+        assert kind == POOL_CONTENT_TYPES[route], (route, kind)
+        return
+    text = response.data.decode("utf-8")
+    assert kind == "text/plain" and text.startswith("Invalid argument: " if response.status_code == 400 else "Not found: ")
+    assert "Traceback" not in text
+
+
+@SETTINGS
+@given(route=st.sampled_from(["pool", "pool_images", "pool_pack"]), query=QUERY)
+def test_random_queries_of_the_pool_routes_never_fail(pool_client, route, query):
+    check_pool(get(pool_client, route, query), route)
+
+
+@SETTINGS
+@given(
+    route=st.sampled_from(["pool", "pool_images", "pool_pack"]),
+    run=st.sampled_from(["pool_run/cnn_tb", "deep_run/cnn_tb", "x/cnn_tb"]),
+    step=st.integers(min_value=-(10**13), max_value=10**13) | st.sampled_from([-1, 0, 1]),
+    layer=st.one_of(st.none(), st.sampled_from(["input", "conv1", "gap", "predictions", fixture_writer.HOSTILE, "x"])),
+    kinds=st.one_of(st.none(), st.sampled_from(["examples", "nearest,margin", "pred", "maps", ""])),
+)
+def test_well_formed_pool_queries_give_200_or_4xx(pool_client, route, run, step, layer, kinds):
+    params = {"run": run, "step": step}
+    params.update({k: v for k, v in (("layer", layer), ("kinds", kinds)) if v is not None})
+    r = pool_client.get(f"{P}/{route}?{urllib.parse.urlencode(params)}")
+    check_pool(r, route)
+    if r.status_code == 400:  # only a bad kind or a step of more than 12 digits
+        assert kinds in ("maps", "") and route == "pool_pack" or len(str(abs(step))) > 12 and route != "pool"

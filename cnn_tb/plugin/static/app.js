@@ -5,6 +5,7 @@ import { renderCompare } from "./views/compare.js";
 import { bindEpochKeys, togglePlay, updateEpochTexts } from "./views/epoch_player.js";
 import { renderFilters } from "./views/filters.js";
 import { renderFlow } from "./views/flow.js";
+import { renderPool } from "./views/pool.js";
 import { Api, ApiError } from "./api.js";
 import { el, emptyState, stepLabel } from "./dom.js";
 import { Network } from "./network.js";
@@ -13,7 +14,7 @@ import { loadRuns, poll } from "./run_loader.js";
 import { buildToolbar } from "./views/toolbar.js";
 
 const POLL_MS = 5000;
-const RENDERERS = { flow: renderFlow, compare: renderCompare, filters: renderFilters };
+const RENDERERS = { flow: renderFlow, compare: renderCompare, filters: renderFilters, pool: renderPool };
 
 /** State and controller of the plugin page (exposed as `window.cnnTbApp`). */
 export class FlowApp {

@@ -4,6 +4,7 @@
 import * as draw from "../draw.js";
 import { className, el, field, fmt, pct, probeName, select, shapeText, stepLabel } from "../dom.js";
 import * as fviz from "./feature_viz.js";
+import { addChannelExamples } from "./examples.js";
 
 const STAT_ROWS = ["mean", "std", "min", "max", "zero_frac", "neg_frac", "dead_frac"];
 const FRACTIONS = new Set(["zero_frac", "neg_frac", "dead_frac"]);
@@ -56,6 +57,7 @@ export async function renderDetail(app, token) {
   app.detail.replaceChildren(head, el("div", { class: "detail-body" }, sections.filter(Boolean)));
   app.detail.dataset.layer = layer.name;
   app.detail.hidden = false;
+  await addChannelExamples(app, layer, token);
 }
 
 /** Feature maps of the probe (a grid of channels), or the vector strip. */

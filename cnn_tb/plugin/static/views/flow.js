@@ -12,6 +12,7 @@ import { buildSearch } from "./search.js";
 import { blockCard, blockSummary, layerCard } from "./cards.js";
 import { el, probeName, shapeText, stepLabel } from "../dom.js";
 import { drawArcs } from "./skip_arcs.js";
+import { addSeparationBadges } from "./examples.js";
 
 const GAP = 12; // the arrow between two cards (.conn in style.css)
 const MIN_CARD = 80; // narrowest card before a row wraps
@@ -60,6 +61,7 @@ export async function renderFlow(app, token) {
   head.body.replaceChildren(overview, flow, ...panels);
   for (const row of app.main.querySelectorAll(".pipeline")) drawArcs(net, row);
   window.scrollTo(window.scrollX, scrollY);
+  await addSeparationBadges(app, app.main, token);
   if (app.selected) await renderDetail(app, token);
   else app.detail.hidden = true;
   if (token !== app.token) return;

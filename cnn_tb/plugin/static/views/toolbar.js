@@ -8,6 +8,7 @@ const MODES = [
   ["flow", "Flow"],
   ["compare", "Compare probes"],
   ["filters", "Filters"],
+  ["pool", "Pool"],
 ];
 const REDUCTIONS = [
   ["mean", "channel mean"],

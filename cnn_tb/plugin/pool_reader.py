@@ -1,0 +1,124 @@
+"""Reading the held-out pool's records, sprite and packs (a part of
+:class:`~cnn_tb.plugin.reader.FlowReader`).
+
+The pool records (small JSON tensors) come through the data provider; the
+sprite and the pool packs from the run's directory (:mod:`~cnn_tb.plugin.pack_files`),
+one file range per request, cached. Unknown runs, steps and layers, a run
+without a pool and unreadable data raise ``NotFoundError`` (404).
+"""
+
+import gzip
+import json
+
+from tensorboard import errors
+
+from cnn_tb.contract import packs, records, tags
+from cnn_tb.plugin.log import warn_once
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class PoolReader:
+    """The pool routes' ``*_impl`` methods (mixed into :class:`~cnn_tb.plugin.reader.FlowReader`,
+    over :class:`~cnn_tb.plugin.source.CachedSource`)."""
+
+    def pool_impl(self, ctx, eid, run):
+        """The pool of ``run``: its sessions (pool run records, each with the
+        ``step`` it was written at) and every complete pool step's record (with
+        ``session``, the index of its session), sorted by step.
+
+        Returns:
+            ``{"run", "sessions": [...], "steps": [...], "records": [...]}``.
+        """
+        return self._pool_entry(ctx, eid, run)["obj"]
+
+    def pool_gzip_impl(self, ctx, eid, run):
+        """:meth:`pool_impl` as gzip-compressed JSON bytes, built once per change of
+        the run's pool records (a long run's /pool is megabytes of JSON: 1 MB for
+        1,000 pool epochs of a 13-layer model)."""
+        entry = self._pool_entry(ctx, eid, run)
+        if entry["gzip"] is None:
+            raw = json.dumps(entry["obj"], separators=(",", ":"), allow_nan=False).encode()
+            entry["gzip"] = gzip.compress(raw, compresslevel=5, mtime=0)
+        return entry["gzip"]
+
+    def _pool_entry(self, ctx, eid, run):
+        """``{"obj": the /pool object, "gzip": its compressed JSON or None}``, cached
+        per version of the run's pool, pool run and epoch tags."""
+        run_tags = self._require_run(ctx, eid, run, fresh=True)
+        if tags.POOL_TAG not in run_tags or tags.POOL_RUN_TAG not in run_tags:
+            raise errors.NotFoundError(f"run {run!r} has no held-out pool (it was logged without pool=)")
+        key = tuple(self._series_key(run_tags, t) for t in (tags.POOL_TAG, tags.POOL_RUN_TAG, tags.EPOCH_TAG))
+        hit = self._derived.get(("pool", eid, run), key)
+        if hit is None:
+            sessions = self._decoded_records(ctx, eid, run, tags.POOL_RUN_TAG, records.parse_pool_run_record)
+            complete = set(self.epochs_impl(ctx, eid, run)["steps"])
+            out = []
+            for step, rec in self._decoded_records(ctx, eid, run, tags.POOL_TAG, records.parse_pool_record):
+                index = max((i for i, (s, _) in enumerate(sessions) if s <= step), default=None)
+                if step in complete and index is not None:
+                    out.append(dict(rec, session=index))
+            obj = {"run": run, "sessions": [r for _, r in sessions], "steps": [r["step"] for r in out], "records": out}
+            hit = {"obj": obj, "gzip": None}
+            self._derived.put(("pool", eid, run), key, hit)
+        if not hit["obj"]["records"]:
+            raise errors.NotFoundError(f"run {run!r} has no complete pool step yet")
+        return hit
+
+    def _pool_step(self, ctx, eid, run, step):
+        """``(pool record, its session)`` of pool step ``step``."""
+        pool = self.pool_impl(ctx, eid, run)
+        for rec in pool["records"]:
+            if rec["step"] == step:
+                return rec, pool["sessions"][rec["session"]]
+        raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {pool['steps'][:20]}")
+
+    def _file_bytes(self, run, path, span):
+        key = ("pool-file", run, path, tuple(span))
+        hit = self._packs.get(key)
+        if hit is None:
+            hit = self._pack_files.read(run, path, span)
+            self._packs.put(key, hit, len(hit))
+        return hit
+
+    def pool_images_impl(self, ctx, eid, run, step):
+        """PNG bytes of the sprite of the pool used at pool step ``step``."""
+        _, session = self._pool_step(ctx, eid, run, step)
+        sprite = session["sprite"]
+        png = self._file_bytes(run, sprite["file"], [0, sprite["length"]])
+        if not png.startswith(PNG_MAGIC):
+            warn_once(("corrupt", run, "sprite"), "cnn_tb: the pool sprite of run %r is not PNG data", run)
+            raise errors.NotFoundError(f"the pool images of run {run!r} are not a PNG image")
+        return png
+
+    def pool_pack_impl(self, ctx, eid, run, step, layer=None, kinds=None):
+        """Raw pool pack bytes of pool step ``step`` (optionally one layer and/or some kinds)."""
+        rec, session = self._pool_step(ctx, eid, run, step)
+        if rec["file"] is None or rec["span"] is None:
+            raise errors.NotFoundError(f"pool step {step} of run {run!r} has no pool pack")
+        key = ("pool-pack", eid, run, step, rec["file"], tuple(rec["span"]))
+        hit = self._packs.get(key)
+        if hit is None:
+            blob = self._pack_files.read(run, rec["file"], rec["span"])
+            try:
+                hit = packs.parse(blob, f"pool pack of step {step}")
+            except tags.NewerVersionError as e:
+                warn_once(("newer", run, tags.POOL_TAG), "cnn_tb: skipping the pool packs of run %r: %s", run, e)
+                raise errors.NotFoundError(f"the pool pack of step {step} has a newer format than this cnn_tb reads") from e
+            except tags.FormatError as e:
+                warn_once(("corrupt", run, tags.POOL_TAG), "cnn_tb: skipping unreadable pool packs of run %r: %s", run, e)
+                raise errors.NotFoundError(f"the pool pack of step {step} is unreadable (truncated or corrupt)") from e
+            self._packs.put(key, hit, len(hit[0]) + 64 * len(hit[1]))
+        raw, entries, body = hit
+        names = None
+        if layer is not None:
+            names = {e["name"] for e in entries if packs.split_array_name(e["name"])[0] == layer}
+            if not names:
+                known = layer in session["layers"] or layer in session["examples"]
+                raise errors.NotFoundError(
+                    f"layer {layer!r} has no pool data" if known else f"unknown layer {layer!r} in the pool of run {run!r}"
+                )
+        if kinds is not None:
+            pick = {e["name"] for e in entries if packs.split_array_name(e["name"])[1] in kinds}
+            names = pick if names is None else names & pick
+        return packs.subset(raw, entries, body, names, None if names is None else {"step": step})
