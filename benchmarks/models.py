@@ -54,7 +54,10 @@ def floor_seconds(model, layer_names, images, repeats):
     import keras
     import numpy as np
 
-    multi = keras.Model(model.inputs, [model.get_layer(n).output for n in layer_names] + [model.outputs[0]])
+    # a nested model's inner layers ("outer/inner") are not outputs of the outer graph:
+    # the floor takes the nested model's output instead
+    outer = list(dict.fromkeys(n.split("/")[0] for n in layer_names))
+    multi = keras.Model(model.inputs, [model.get_layer(n).output for n in outer] + [model.outputs[0]])
     x = np.asarray(images, np.float32)
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -145,10 +148,10 @@ def one(args):
     steps = []  # (step, seconds, compiled) of every log call
     log = logger.log
 
-    def timed_log(step, logs=None):
+    def timed_log(step, logs=None, **kwargs):
         compiled = bool(logger.capture and logger.capture.compiled)
         t0 = time.perf_counter()
-        out = log(step, logs)
+        out = log(step, logs, **kwargs)
         steps.append((step, time.perf_counter() - t0, compiled))
         return out
 
