@@ -30,6 +30,20 @@ def env(extra=None):
     return e
 
 
+def time_calls(call, repeats, warmup=3):
+    """Seconds of ``repeats`` calls of ``call()`` after ``warmup`` untimed ones."""
+    import time
+
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def median(xs):
     xs = sorted(x for x in xs if x is not None)
     if not xs:

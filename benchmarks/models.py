@@ -96,15 +96,9 @@ def floor_seconds(model, layer_names, images, repeats):
             outs[-1].max(dim=-1).values.sum().backward()
             return [o.detach().cpu().numpy() for o in outs] + [t.grad.cpu().numpy()]
 
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
+    import common
+
+    return common.median(common.time_calls(call, repeats))
 
 
 def _dir_bytes(path):

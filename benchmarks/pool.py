@@ -99,13 +99,7 @@ def floor_pool(model, layer_names, gradcam_layers, probes, labels, pool, repeats
         [c.numpy() for c in cams]
         [d.numpy() for d in done]
 
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
+    times = common.time_calls(call, repeats)
     return common.median(times), times
 
 
