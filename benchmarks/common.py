@@ -30,6 +30,18 @@ def env(extra=None):
     return e
 
 
+def dir_bytes(path):
+    """Bytes of every file below ``path`` (files that vanish while walking count 0)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
+
+
 def time_calls(call, repeats, warmup=3):
     """Seconds of ``repeats`` calls of ``call()`` after ``warmup`` untimed ones."""
     import time

@@ -33,6 +33,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import common  # noqa: E402
 MODELS = {"seed": 32, "resnet50": 64}
 
 
@@ -96,33 +99,31 @@ def floor_seconds(model, layer_names, images, repeats):
             outs[-1].max(dim=-1).values.sum().backward()
             return [o.detach().cpu().numpy() for o in outs] + [t.grad.cpu().numpy()]
 
-    import common
-
     return common.median(common.time_calls(call, repeats))
 
 
-def _dir_bytes(path):
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+def _middle(xs):
+    """The middle value of ``xs`` (the upper one of an even count)."""
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
 
 
 def _fit(model, x, y, epochs, batch, cb):
+    """``(own seconds, epoch seconds)``: medians over the epochs after the first."""
     from training import _Clock, _timers
 
     cb.bench_own, cb.bench_hooks, cb.bench_epoch = {}, {}, None
     clock = _Clock([cb])
     first, last = _timers(clock)
     model.fit(x, y, epochs=epochs, batch_size=batch, callbacks=[first, cb, last], verbose=0)
-    steady = [cb.bench_own.get(e, 0.0) for e in sorted(clock.end) if e > 0]
-    steady.sort()
-    epoch = sorted(clock.end[e] - clock.begin[e] for e in clock.end if e > 0)
-    return steady[len(steady) // 2], epoch[len(epoch) // 2], cb.bench_own.get("on_train_begin", 0.0)
+    later = [e for e in clock.end if e > 0]
+    return _middle(cb.bench_own.get(e, 0.0) for e in later), _middle(clock.end[e] - clock.begin[e] for e in later)
 
 
 def one(args):
     import importlib.util
 
     import keras
-    import numpy as np
 
     import cnn_tb
     from cnn_tb.demo.datasets import CLASS_NAMES, make_shapes
@@ -150,16 +151,16 @@ def one(args):
         return out
 
     logger.log = timed_log
-    own, epoch_s, _ = _fit(model, x, y, args.epochs, args.batch, flow)
+    own, epoch_s = _fit(model, x, y, args.epochs, args.batch, flow)
     run_dir = os.path.join(work, "cnn_tb_run", "cnn_tb")
     names = [i.name for i in logger.ctx.selected]
     result = {
         "backend": keras.backend.backend(), "model": args.model, "size": size, "layers": len(model.layers),
         "logged_layers": len(names), "probes": args.probes, "images": args.images,
         "epoch_s": epoch_s, "own_s": own, "steps": steps, "first_step_s": steps[0][1],
-        "steady_step_s": sorted(t for st, t, _ in steps if st >= 1)[len([1 for st, _, _ in steps if st >= 1]) // 2],
+        "steady_step_s": _middle(t for st, t, _ in steps if st >= 1),
         "floor_s": floor_seconds(model, names, probes.model_inputs(), args.floor_repeats),
-        "bytes_per_epoch": _dir_bytes(run_dir) / (args.epochs + 1),
+        "bytes_per_epoch": common.dir_bytes(run_dir) / (args.epochs + 1),
     }
     from tests.support.tb_data import LogDir
 
@@ -170,7 +171,7 @@ def one(args):
         model.set_weights(initial)
         tb = _timed_subclass(keras.callbacks.TensorBoard)(log_dir=os.path.join(work, "keras_tb"), histogram_freq=1,
                                                           write_images=True)
-        result["keras_tb_own_s"], _, _ = _fit(model, x, y, args.epochs, args.batch, tb)
+        result["keras_tb_own_s"], _ = _fit(model, x, y, args.epochs, args.batch, tb)
     print("RESULT " + json.dumps(result), flush=True)
 
 

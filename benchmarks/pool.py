@@ -50,16 +50,6 @@ CONFIGS = ["keras_tb", "cnn_tb8", "cnn_tb8_pool"]
 N_PROBES = 8
 
 
-def dir_bytes(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
-    return total
-
 
 def floor_pool(model, layer_names, gradcam_layers, probes, labels, pool, repeats):
     """Median seconds of the floor described in the module docstring."""
@@ -136,7 +126,7 @@ def worker(args):
 
     class Disk(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            sizes[epoch] = dir_bytes(log_dir)
+            sizes[epoch] = common.dir_bytes(log_dir)
             pl = logger.pool_logger if logger is not None else None
             if pl is not None:
                 pool_bytes[epoch] = dict(pl.last_bytes)
@@ -146,7 +136,7 @@ def worker(args):
     class Start(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             nonlocal before
-            before = dir_bytes(log_dir) if os.path.isdir(log_dir) else 0
+            before = common.dir_bytes(log_dir) if os.path.isdir(log_dir) else 0
 
     model.fit(x, y, epochs=args.epochs, batch_size=32, callbacks=[Start(), first, own, last, Disk()], verbose=0)
     epochs = sorted(clock.end)
@@ -161,7 +151,7 @@ def worker(args):
         "own_seconds": {e: own.bench_own.get(e, 0.0) for e in epochs},
         "bytes_growth": growth,
         "pool_bytes": pool_bytes,
-        "run_dir_bytes": dir_bytes(run_dir),
+        "run_dir_bytes": common.dir_bytes(run_dir),
     }
     if logger is not None:
         result["phases"] = {str(e): t for e, t in clock.after_log}

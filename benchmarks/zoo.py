@@ -32,7 +32,8 @@ def one(name):
     import numpy as np
 
     import cnn_tb
-    from models import _dir_bytes, floor_seconds
+    import common
+    from models import floor_seconds
     from tests.support.plugin_client import make_client
     from tests.support.tb_data import LogDir
     from tests.support.zoo import RESCALING, ZOO
@@ -71,7 +72,7 @@ def one(name):
         "scalar_tags": len(log.tags("scalars", "scalars").get("cnn_tb", {})),
         "blocks": len(info["blocks"]["blocks"]), "top": len(info["blocks"]["top"]),
         "attach_s": attach_s, "first_step_s": times[0], "steady_step_s": sorted(times[2:])[0],
-        "bytes_per_step": _dir_bytes(os.path.join(log_dir, "cnn_tb")) / 4,
+        "bytes_per_step": common.dir_bytes(os.path.join(log_dir, "cnn_tb")) / 4,
         "floor_s": floor_seconds(model, names, probes.model_inputs(), 5),
     }
     print("RESULT " + json.dumps(r), flush=True)

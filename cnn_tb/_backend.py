@@ -11,7 +11,6 @@ import json
 import os
 
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": None, "openvino": "openvino"}
-EXTRAS = {"tensorflow": "cpu", "jax": "jax", "torch": "torch"}
 
 
 class BackendMissingError(ImportError):

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import threading
 import urllib.request
 
@@ -18,16 +17,10 @@ import pytest
 from cnn_tb.contract import tags
 from tests.support import ci
 from tests.support.tb_data import LogDir
-from tests.support.tb_server import REPO
+from tests.support.tb_server import REPO, free_port
 
 NOTEBOOK = os.path.join(REPO, "examples", "walkthrough.ipynb")
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop_tensorboard(port):
@@ -47,7 +40,7 @@ def executed(tmp_path_factory):
     from nbclient import NotebookClient
 
     log_dir = str(tmp_path_factory.mktemp("walkthrough"))
-    port = _free_port()
+    port = free_port()
     env_keys = {"CNN_TB_WALKTHROUGH_LOGDIR": log_dir, "CNN_TB_WALKTHROUGH_PORT": str(port),
                 "CNN_TB_WALKTHROUGH_EPOCHS": "2", "CNN_TB_WALKTHROUGH_TRAIN": "1500", "PYTHONPATH": REPO}
     old = {k: os.environ.get(k) for k in env_keys}

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from cnn_tb.contract import packs, records, tags
+from cnn_tb.contract import packs, records
 from tests.support.tb_data import LogDir
 from tests.support.tb_server import REPO
 

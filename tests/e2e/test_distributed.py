@@ -143,9 +143,7 @@ def test_keras_data_parallel_on_two_jax_devices_logs_once_and_matches_single_dev
 
 
 def test_keras_data_parallel_over_two_jax_processes_only_process_0_writes(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    (port,) = _free_ports(1)
     env = _jax_env()
     procs = [
         subprocess.Popen([sys.executable, _script("jax_distribution.py"), "process", str(i), str(port), str(tmp_path)],
