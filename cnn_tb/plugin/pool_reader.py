@@ -12,7 +12,7 @@ import json
 
 from tensorboard import errors
 
-from cnn_tb.contract import packs, records, tags
+from cnn_tb.contract import packs, pool_records, tags
 from cnn_tb.plugin.log import warn_once
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -51,10 +51,10 @@ class PoolReader:
         key = tuple(self._series_key(run_tags, t) for t in (tags.POOL_TAG, tags.POOL_RUN_TAG, tags.EPOCH_TAG))
         hit = self._derived.get(("pool", eid, run), key)
         if hit is None:
-            sessions = self._decoded_records(ctx, eid, run, tags.POOL_RUN_TAG, records.parse_pool_run_record)
+            sessions = self._decoded_records(ctx, eid, run, tags.POOL_RUN_TAG, pool_records.parse_pool_run_record)
             complete = set(self.epochs_impl(ctx, eid, run)["steps"])
             out = []
-            for step, rec in self._decoded_records(ctx, eid, run, tags.POOL_TAG, records.parse_pool_record):
+            for step, rec in self._decoded_records(ctx, eid, run, tags.POOL_TAG, pool_records.parse_pool_record):
                 index = max((i for i, (s, _) in enumerate(sessions) if s <= step), default=None)
                 if step in complete and index is not None:
                     out.append(dict(rec, session=index))

@@ -20,7 +20,7 @@ import json
 import numpy as np
 from tensorboard import errors
 
-from cnn_tb.contract import packs, records, tags
+from cnn_tb.contract import feature_viz_record, packs, records, tags
 from cnn_tb.plugin import structure
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.pool_reader import PoolReader
@@ -167,7 +167,7 @@ class FlowReader(PoolReader, CachedSource):
         key = self._series_key(run_tags, tags.FEATURE_VIZ_TAG)
         hit = self._derived.get(("feature_viz", eid, run), key)
         if hit is None:
-            hit = dict(self._decoded_records(ctx, eid, run, tags.FEATURE_VIZ_TAG, records.parse_feature_viz_record))
+            hit = dict(self._decoded_records(ctx, eid, run, tags.FEATURE_VIZ_TAG, feature_viz_record.parse_feature_viz_record))
             self._derived.put(("feature_viz", eid, run), key, hit)
         return hit
 

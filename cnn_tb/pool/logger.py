@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from cnn_tb import event_writer, render
-from cnn_tb.contract import packs, records, tags
+from cnn_tb.contract import packs, pool_records, records, tags
 from cnn_tb.contract.tags import INPUT, MAP, TAGS, VECTOR
 from cnn_tb.model import graph
 from cnn_tb.model.receptive_field import receptive_fields
@@ -205,11 +205,11 @@ class PoolLogger:
         if not self._run_written:
             out.append(plugin_value(tags.POOL_RUN_TAG, records.encode_json(self.run_record()), "cnn_tb held-out pool"))
             self._run_written = True
-        record = records.build_pool_record(
+        record = pool_records.build_pool_record(
             step=ps.step,
             accuracy=ps.accuracy,
             class_separation={k: v.value for k, v in ps.separation.items()},
-            confusion=ps.confusion.tolist() if self.num_classes <= records.MAX_CONFUSION_CLASSES else None,
+            confusion=ps.confusion.tolist() if self.num_classes <= pool_records.MAX_CONFUSION_CLASSES else None,
             confused_pairs=ps.pairs,
             file=path,
             span=span,
@@ -220,7 +220,7 @@ class PoolLogger:
 
     def run_record(self):
         pool = self.pool
-        return records.build_pool_run_record(
+        return pool_records.build_pool_run_record(
             count=len(pool),
             labels=[int(v) for v in pool.labels],
             class_names=[self.class_name(i) for i in range(self.num_classes)] if self.class_names else None,

@@ -34,7 +34,7 @@ import warnings
 import numpy as np
 
 from cnn_tb import _validate, event_writer, render
-from cnn_tb.contract import records, tags
+from cnn_tb.contract import feature_viz_record, records, tags
 from cnn_tb.summaries.base import Kind
 from cnn_tb.summaries.values import image_value, plugin_value
 
@@ -356,13 +356,13 @@ class FeatureViz(Kind):
         path = f"{tags.PACK_DIR}/{self.ctx.session}/{step.step}{tags.FEATURE_VIZ_SUFFIX}"
         spans = event_writer.write_pack_file(self.ctx.run_dir, path, blobs)
         state = self.schedule.state()
-        record = records.build_feature_viz_record(
+        record = feature_viz_record.build_feature_viz_record(
             file=path,
             steps=self.options.steps,
             seed=self.options.seed,
             seconds=seconds,
             layers=[
-                records.feature_viz_layer(
+                feature_viz_record.feature_viz_layer(
                     name=res.layer,
                     channels=list(res.channels),
                     image_shape=list(res.images.shape[1:]),
@@ -371,7 +371,7 @@ class FeatureViz(Kind):
                 )
                 for res, span in zip(results, spans)
             ],
-            cost=records.feature_viz_cost(**{k: state[k] for k in ("share", "spent_seconds", "train_seconds", "max_share")}),
+            cost=feature_viz_record.feature_viz_cost(**{k: state[k] for k in ("share", "spent_seconds", "train_seconds", "max_share")}),
         )
         out.append(plugin_value(tags.FEATURE_VIZ_TAG, records.encode_json(record), "cnn_tb feature visualizations"))
         self._publish()

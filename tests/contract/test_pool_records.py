@@ -3,7 +3,7 @@ and pack kinds: built with exactly their fields, read back type-checked."""
 
 import pytest
 
-from cnn_tb.contract import packs, records, tags
+from cnn_tb.contract import packs, pool_records, records, tags
 from cnn_tb.contract.tags import FormatError
 
 
@@ -17,14 +17,14 @@ def sample_run(**over):
         embedding_layers=["dense"], every_n_epochs=1,
     )
     fields.update(over)
-    return records.build_pool_run_record(**fields)
+    return pool_records.build_pool_run_record(**fields)
 
 
 def sample_pool(**over):
     fields = dict(step=4, accuracy=0.5, class_separation={"input": 0.25, "conv1": None}, confusion=[[1, 0], [1, 1]],
                   confused_pairs=[{"true": 1, "pred": 0, "count": 1, "examples": [1]}], file="pool/s/4.pool", span=[0, 99])
     fields.update(over)
-    return records.build_pool_record(**fields)
+    return pool_records.build_pool_record(**fields)
 
 
 def test_tags_and_pack_kinds():
@@ -39,23 +39,23 @@ def test_tags_and_pack_kinds():
 
 def test_build_has_exactly_the_fields_and_version():
     run = sample_run()
-    assert list(run) == [k for k, _ in records.POOL_RUN_FIELDS] and run["version"] == tags.FORMAT_VERSION
+    assert list(run) == [k for k, _ in pool_records.POOL_RUN_FIELDS] and run["version"] == tags.FORMAT_VERSION
     with pytest.raises(TypeError, match=r"pool run record: unknown fields \['extra'\], missing fields \[\]"):
         sample_run(extra=1)
     with pytest.raises(TypeError, match=r"pool record: unknown fields \[\], missing fields \['span'\]"):
-        records.build_pool_record(**{k: v for k, v in sample_pool().items() if k not in ("version", "span")})
+        pool_records.build_pool_record(**{k: v for k, v in sample_pool().items() if k not in ("version", "span")})
 
 
 def test_round_trip():
     run = records.decode_json(records.encode_json(sample_run()))
-    assert records.parse_pool_run_record(run, -1) == dict(sample_run(), step=-1)
+    assert pool_records.parse_pool_run_record(run, -1) == dict(sample_run(), step=-1)
     pool = records.decode_json(records.encode_json(sample_pool(accuracy=float("nan"))))
-    parsed = records.parse_pool_record(pool, 4)
+    parsed = pool_records.parse_pool_record(pool, 4)
     assert parsed == dict(sample_pool(accuracy=None), step=4)
 
 
 def test_garbage_is_type_checked():
-    run = records.parse_pool_run_record(
+    run = pool_records.parse_pool_run_record(
         {"count": -3, "labels": "x", "class_names": [1, None], "num_classes": True, "image_shape": [8, "a"],
          "sprite": {"file": "pool/s.png", "length": "9", "columns": 0, "thumb": None},
          "layers": ["a", 3], "examples": {"c": {"channels": [1, "x", True, 2.0], "top_k": -1, "field": 5}, "d": 7},
@@ -66,7 +66,7 @@ def test_garbage_is_type_checked():
     assert run["examples"]["c"] == {"channels": [1, 2], "top_k": 0,
                                     "field": {"size": None, "jump": None, "top": None, "exact": False}}
     assert run["examples"]["d"]["channels"] == []
-    pool = records.parse_pool_record(
+    pool = pool_records.parse_pool_record(
         {"accuracy": "1", "class_separation": {"a": "x", "b": 0.5}, "confusion": [[1, -2, "z"], 3],
          "confused_pairs": [{"true": "a", "count": -1, "examples": [3, None]}, 4], "file": "../x", "span": [1]}, 0)
     assert pool["accuracy"] is None and pool["class_separation"] == {"a": None, "b": 0.5}
@@ -78,9 +78,9 @@ def test_garbage_is_type_checked():
 @pytest.mark.parametrize("bad", [[], "x", {"sprite": {"file": "/abs.png"}}, {"sprite": {"file": "a/../../b"}}])
 def test_unusable_pool_run_records_are_format_errors(bad):
     with pytest.raises(FormatError):
-        records.parse_pool_run_record(bad, 0)
+        pool_records.parse_pool_run_record(bad, 0)
 
 
 def test_pool_record_must_be_an_object():
     with pytest.raises(FormatError, match="pool record of step 3 is not a JSON object"):
-        records.parse_pool_record([1], 3)
+        pool_records.parse_pool_record([1], 3)

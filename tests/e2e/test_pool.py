@@ -10,6 +10,7 @@ from google.protobuf import text_format
 from tensorboard.plugins.projector import projector_config_pb2
 
 from cnn_tb.contract import records, tags
+from cnn_tb.contract.pool_records import parse_pool_record
 from tests.support import pool_numpy
 from tests.support.tb_data import LogDir
 
@@ -20,7 +21,7 @@ LAST = 3
 @pytest.fixture(scope="module")
 def pool_records(pool_demo_run):
     log = LogDir(pool_demo_run["log_dir"])
-    recs = {s: records.parse_pool_record(records.decode_json(v), s)
+    recs = {s: parse_pool_record(records.decode_json(v), s)
             for s, v in log.tensors(RUN, tags.POOL_TAG, tags.PLUGIN_NAME).items()}
     return log, recs
 

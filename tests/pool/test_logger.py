@@ -13,7 +13,7 @@ import tensorflow as tf
 from tensorboard.compat.proto import event_pb2
 
 import cnn_tb
-from cnn_tb.contract import packs, records, tags
+from cnn_tb.contract import packs, pool_records, records, tags
 from cnn_tb.demo.datasets import CLASS_NAMES, make_shapes
 from tests.support import pool_numpy
 from tests.support.real_runs import deep_model, tiny_model
@@ -27,11 +27,11 @@ def read_pool(log_dir):
     log = LogDir(log_dir)
     out = {}
     for step, raw in log.tensors(RUN, tags.POOL_TAG, tags.PLUGIN_NAME).items():
-        rec = records.parse_pool_record(records.decode_json(raw), step)
+        rec = pool_records.parse_pool_record(records.decode_json(raw), step)
         with open(os.path.join(log_dir, RUN, *rec["file"].split("/")), "rb") as f:
             f.seek(rec["span"][0])
             out[step] = (rec, packs.decode_pack(f.read(rec["span"][1])))
-    runs = {s: records.parse_pool_run_record(records.decode_json(v), s)
+    runs = {s: pool_records.parse_pool_run_record(records.decode_json(v), s)
             for s, v in log.tensors(RUN, tags.POOL_RUN_TAG, tags.PLUGIN_NAME).items()}
     return out, runs, log
 

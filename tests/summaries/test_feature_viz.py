@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import cnn_tb
-from cnn_tb.contract import records, tags
+from cnn_tb.contract import feature_viz_record, records, tags
 from cnn_tb.model import graph
 from cnn_tb.summaries import ALL_KINDS
 from cnn_tb.summaries import feature_viz as kind
@@ -157,7 +157,7 @@ def test_logger_writes_visualizations_on_schedule_and_skips_over_budget(tmp_path
     fv = log.tensors(run, tags.FEATURE_VIZ_TAG, tags.PLUGIN_NAME)
     # step 1: the first run (no estimate yet); step 3: far over half the ~0.2 s of training
     assert sorted(fv) == [1]
-    rec = records.parse_feature_viz_record(records.decode_json(fv[1]), 1)
+    rec = feature_viz_record.parse_feature_viz_record(records.decode_json(fv[1]), 1)
     assert [l["name"] for l in rec["layers"]] == ["c1", "c2"]
     assert rec["steps"] == 8 and rec["seed"] == 0
     assert rec["cost"]["share"] > 0.5  # the first run's cost, reported as it was
