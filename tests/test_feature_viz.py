@@ -196,7 +196,7 @@ def test_layer_argument_must_be_a_name():
 
 
 def test_dct_matrix_is_orthonormal():
-    d = fv._dct_matrix(12)
+    d = fv.image.dct_matrix(12)
     np.testing.assert_allclose(d @ d.T, np.eye(12), atol=1e-5)
 
 

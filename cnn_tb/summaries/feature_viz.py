@@ -214,12 +214,12 @@ def choose_layers(infos, options):
     Raises:
         ValueError: a named layer that is not a map layer of the model.
     """
-    from cnn_tb import feature_viz
+    from cnn_tb.feature_viz import checks
 
     if options.layers is not None:
         by = {}
         for name in options.layers:
-            info = feature_viz.find_map_layer_in(infos, name)
+            info = checks.find_map_layer_in(infos, name)
             by[info.name] = info
         return [i for i in infos if i.name in by]
     maps = [i for i in infos if i.kind == tags.MAP and i.output_shape[-1]]

@@ -18,7 +18,7 @@ made readable by three choices:
   FFT's periodic basis, no wrap-around at the borders.
 * **A decorrelated colour space.** Colour images are built from a luminance
   axis and two colour-opponent axes scaled about as natural images vary along
-  them (``COLOUR_AXES``), so steps change brightness more than hue; a sigmoid
+  them (``image.COLOUR_AXES``), so steps change brightness more than hue; a sigmoid
   maps the result into [0, 1].
 * **Transformation robustness.** Every step sees each image randomly shifted
   (up to ``JITTER`` of its size), scaled (``SCALES``) and rotated
@@ -41,7 +41,6 @@ Example:
 
 import collections
 import dataclasses
-import math
 import numbers
 import threading
 import time
@@ -50,7 +49,14 @@ import weakref
 import numpy as np
 
 from cnn_tb import _validate
-from cnn_tb.contract.tags import MAP
+from cnn_tb.feature_viz import image
+from cnn_tb.feature_viz.checks import (
+    check_channels,
+    check_seed,
+    check_size,
+    find_map_layer,
+    float16_on_the_way,
+)
 
 DEFAULT_STEPS = 128
 LEARNING_RATE = 0.1
@@ -61,13 +67,6 @@ SCALES = (0.95, 1.05)
 ANGLES_DEGREES = (-5.0, 5.0)
 FINAL_PLAIN = 0.125  # the last steps see the image as it is
 REL_EPS = 1e-3
-# Luminance and two colour-opponent axes (orthonormal), scaled roughly as the
-# colours of natural images vary along them: most variance in brightness,
-# less from red to blue, least from green to magenta.
-COLOUR_AXES = np.array(
-    [[1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]], np.float32
-) / np.array([[math.sqrt(3.0)], [math.sqrt(2.0)], [math.sqrt(6.0)]], np.float32)
-COLOUR_SCALES = np.array([1.0, 0.3, 0.15], np.float32)
 # Above this objective gradients in float16 may underflow: objectives of
 # float16 layers are multiplied by this (Adam is invariant to the scale).
 FLOAT16_SCALE = 1024.0
@@ -139,7 +138,7 @@ def feature_visualization(model, layer, channels=None, steps=DEFAULT_STEPS, size
         >>> imgs = cnn_tb.feature_visualization(model, "conv3", channels=range(16), steps=128)
     """
     steps = _validate.positive_int("steps", steps)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     return visualizer(model, layer, channels, size=size, preprocess=preprocess).run(steps, seed).images
 
 
@@ -199,7 +198,7 @@ class FeatureVisualizer:
         self.layer = self.info.name
         self.channels = check_channels(channels, self.info)
         in_shape = tuple(graph.model_input(model).shape[1:])
-        self.size = _check_size(size, in_shape)
+        self.size = check_size(size, in_shape)
         self.in_channels = in_shape[-1]
         if self.in_channels is None:
             raise ValueError(f"Model {model.name!r} has an input without a fixed channel count: {in_shape}.")
@@ -211,12 +210,12 @@ class FeatureVisualizer:
         self.learning_rate = _validate.number("learning_rate", learning_rate, 0.0, 10.0)
         n, (h, w), c = len(self.channels), self.size, self.in_channels
         self.shape = (n, h, w, c)
-        self._image = _ImageParam(h, w, c, self.parameterization)
+        self._image = image.ImageParam(h, w, c, self.parameterization)
         self._input_dtype = graph.model_input(model).dtype
         self._onehot = np.zeros((n, self.info.output_shape[-1]), np.float32)
         self._onehot[np.arange(n), self.channels] = 1.0
-        self._grid = _pixel_grid(h, w)
-        self._scale = FLOAT16_SCALE if _float16_on_the_way(model, self.layer) else 1.0
+        self._grid = image.pixel_grid(h, w)
+        self._scale = FLOAT16_SCALE if float16_on_the_way(model, self.layer) else 1.0
         self._check_preprocess()
         self._fn = None
 
@@ -225,7 +224,7 @@ class FeatureVisualizer:
     def run(self, steps=DEFAULT_STEPS, seed=0):
         """Optimise the images for ``steps`` steps from ``seed``; a :class:`Visualization`."""
         steps = _validate.positive_int("steps", steps)
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         start = time.perf_counter()
         x0, warps = self.draw(steps, seed)
         images, objective = self._compiled()(x0, warps, np.float32(self.learning_rate))
@@ -314,7 +313,7 @@ class FeatureVisualizer:
 
         img = self._image(x)
         if warp is not None:
-            img = _warp(img, warp, self._grid)
+            img = image.warp(img, warp, self._grid)
         if self.preprocess is not None:
             img = self.preprocess(img)
         act = run(ops.cast(img, self._input_dtype), [])[0][self.layer]
@@ -352,178 +351,3 @@ class FeatureVisualizer:
         zeros = ops.zeros_like(x0)
         x, _, _ = ops.fori_loop(0, ops.shape(warps)[0], step, (x0, zeros, zeros))
         return self._image(x), self._objective(run, x)
-
-
-class _ImageParam:
-    """Images [n, H, W, C] in [0, 1] from the optimised variables (same shape)."""
-
-    def __init__(self, h, w, c, parameterization):
-        self.parameterization = parameterization
-        self.colour = None
-        if parameterization == "dct":
-            self.dct_h, self.dct_w = _dct_matrix(h), _dct_matrix(w)
-            fy = np.arange(h)[:, None] / (2.0 * h)
-            fx = np.arange(w)[None, :] / (2.0 * w)
-            freq = np.sqrt(fy**2 + fx**2)
-            # 1/f amplitudes, the lowest frequency capped at one cycle per image;
-            # divided by 4 so the starting image stays near grey.
-            self.scale = (1.0 / np.maximum(freq, 1.0 / max(h, w)) / 4.0).astype(np.float32)[None, :, :, None]
-            if c == 3:
-                self.colour = (COLOUR_AXES.T * COLOUR_SCALES[None, :]).astype(np.float32)  # [rgb, axis]
-
-    def __call__(self, x):
-        from keras import ops
-
-        if self.parameterization == "dct":
-            x = ops.multiply(x, self.scale)  # ops, not *: numpy constants meet torch tensors
-            x = ops.einsum("uy,nuvc->nyvc", self.dct_h, x)
-            x = ops.einsum("nyvc,vx->nyxc", x, self.dct_w)
-            if self.colour is not None:
-                x = ops.einsum("nyxa,ca->nyxc", x, self.colour)
-        return ops.sigmoid(x)
-
-
-def _dct_matrix(n):
-    """The orthonormal DCT-II matrix [frequency, position]: ``x = D.T @ X`` inverts ``X = D @ x``."""
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    d = np.cos(np.pi * (2 * i + 1) * k / (2.0 * n)) * math.sqrt(2.0 / n)
-    d[0] /= math.sqrt(2.0)
-    return d.astype(np.float32)
-
-
-def _pixel_grid(h, w):
-    """``(y, x, 1)`` of every pixel, row by row: [3, H * W] float32."""
-    yy, xx = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
-    return np.stack([yy.ravel(), xx.ravel(), np.ones(h * w, np.float32)])
-
-
-def _warp(img, warp, grid):
-    """Affine warp of ``img`` [n, H, W, C]: output pixel ``p`` of image ``i`` takes the
-    pixel nearest to ``warp[i] @ (p, 1)``; positions outside the image are
-    mirrored back into it (so the border pixels are not sampled more often
-    than the others, which would paint a frame). One gather: bilinear weights
-    take four, which cost several times more on a CPU, with no visible change
-    in the result."""
-    from keras import ops
-
-    n, h, w, c = img.shape
-    src = ops.round(ops.matmul(warp, grid))  # [n, 2, H*W]
-    y = ops.cast(_mirror(src[:, 0], h), "int32")
-    x = ops.cast(_mirror(src[:, 1], w), "int32")
-    index = ops.reshape(ops.add(y * w + x, np.arange(n, dtype=np.int32)[:, None] * (h * w)), (-1,))
-    return ops.reshape(ops.take(ops.reshape(img, (n * h * w, c)), index, axis=0), (n, h, w, c))
-
-
-def _mirror(t, size):
-    """Positions ``t`` (floats holding integers) mirrored into ``0..size-1`` (``-1 -> 1``, ``size -> size-2``)."""
-    from keras import ops
-
-    if size < 2:
-        return ops.zeros_like(t)
-    last = float(size - 1)
-    period = 2.0 * last
-    t = t - period * ops.floor(t / period)  # into [0, period)
-    return last - ops.abs(t - last)
-
-
-# ------------------------------------------------------------------ checks
-
-
-def find_map_layer(model, layer):
-    """The :class:`~cnn_tb.model.graph.LayerInfo` of ``layer``, which must have an (H, W, C) output.
-
-    Raises:
-        TypeError / ValueError: not a graph model, no such layer, or not a map layer.
-    """
-    from cnn_tb.model import graph
-
-    graph.require_graph_model(model)
-    return find_map_layer_in(graph.walk(model), layer, model.name)
-
-
-def find_map_layer_in(infos, layer, model_name="the model"):
-    """:func:`find_map_layer` over the layers ``infos`` of :func:`cnn_tb.model.graph.walk`."""
-    maps = [i.name for i in infos if i.kind == MAP]
-    if not isinstance(layer, str):
-        raise TypeError(f"`layer` must be a layer name (str). Received: layer={layer!r}")
-    hits = [i for i in infos if i.name == layer] or [i for i in infos if i.layer.name == layer]
-    if not hits:
-        raise ValueError(
-            f"`layer` names a layer that model {model_name!r} does not have. Layers with an image-shaped "
-            f"output: {maps}. Received: layer={layer!r}"
-        )
-    info = hits[0]
-    if info.kind != MAP:
-        raise ValueError(
-            f"Layer {info.name!r} is not a map layer: its output shape is {tuple(info.output_shape)}, and "
-            f"feature visualization needs an image-shaped (H, W, C) output. Layers with one: {maps}. "
-            f"Received: layer={layer!r}"
-        )
-    if info.output_shape[-1] is None:
-        raise ValueError(f"Layer {info.name!r} has no fixed channel count: output shape {tuple(info.output_shape)}.")
-    return info
-
-
-def check_channels(channels, info):
-    """``channels`` as a list of distinct ints within the layer's channels (``None`` = all).
-
-    Raises:
-        ValueError / TypeError: naming the layer's channel count and what was received.
-    """
-    count = int(info.output_shape[-1])
-    expected = (
-        f"distinct channel indices of layer {info.name!r}, which has {count} channels (0..{count - 1})"
-    )
-    if channels is None:
-        return list(range(count))
-    if isinstance(channels, (numbers.Integral, np.integer)) and not isinstance(channels, (bool, np.bool_)):
-        items = [channels]
-    elif isinstance(channels, (str, bytes, dict, set)) or not hasattr(channels, "__iter__"):
-        raise TypeError(f"`channels` must be {expected}: an int, a list or a range. Received: channels={channels!r}")
-    else:
-        items = list(channels)
-    shown = list(channels) if isinstance(channels, range) else channels
-    bad = [c for c in items if isinstance(c, (bool, np.bool_)) or not isinstance(c, (numbers.Integral, np.integer))]
-    if bad:
-        raise TypeError(f"`channels` must be {expected}. Received: channels={shown!r}")
-    items = [int(c) for c in items]
-    if not items or any(c < 0 or c >= count for c in items) or len(set(items)) != len(items):
-        raise ValueError(f"`channels` must be {expected}. Received: channels={shown!r}")
-    return items
-
-
-def _check_size(size, input_shape):
-    h, w = input_shape[0], input_shape[1]
-    if size is None:
-        if h is None or w is None:
-            raise ValueError(
-                f"The model's input size is not fixed ({tuple(input_shape)}): pass `size=(height, width)`. "
-                "Received: size=None"
-            )
-        return int(h), int(w)
-    if isinstance(size, (numbers.Integral, np.integer)) and not isinstance(size, (bool, np.bool_)):
-        size = (size, size)
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Integral, np.integer)) or s < 2 for s in size)
-    ):
-        raise ValueError(f"`size` must be None, an int >= 2 or a (height, width) pair of ints >= 2. Received: size={size!r}")
-    size = (int(size[0]), int(size[1]))
-    if (h is not None and h != size[0]) or (w is not None and w != size[1]):
-        raise ValueError(
-            f"`size` must match the model's fixed input size {(h, w)} (or leave it None). Received: size={size!r}"
-        )
-    return size
-
-
-def _check_seed(seed):
-    return _validate.integer("seed", seed, minimum=0)
-
-
-def _float16_on_the_way(model, layer):
-    """True when a layer of the model computes in float16 (mixed precision)."""
-    from cnn_tb.model import graph
-
-    return any(getattr(getattr(l, "dtype_policy", None), "compute_dtype", None) == "float16" for l in graph.all_layers(model))
