@@ -259,3 +259,30 @@ SEPARATION_NOTE = (
     "Fraction of held-out pool images whose nearest class mean (leave-one-out, standardised per-channel "
     "spatial means of this layer) is their own class."
 )
+
+
+def from_options(pool, probes, needs_forward, every_n_epochs, embedding_layers, top_k):
+    """The :class:`PoolLogger` of :class:`cnn_tb.LayerLogger`'s ``pool=`` options (None without a pool).
+
+    Raises:
+        ValueError / TypeError: naming the option and what was received.
+    """
+    from cnn_tb import _validate
+    from cnn_tb.pool import as_pool
+
+    every_n_epochs = _validate.positive_int("pool_every_n_epochs", every_n_epochs)
+    top_k = _validate.positive_int("pool_examples", top_k)
+    if embedding_layers is not None:
+        items = [embedding_layers] if isinstance(embedding_layers, str) else embedding_layers
+        if not isinstance(items, (list, tuple)) or not items or not all(isinstance(n, str) for n in items):
+            raise TypeError(
+                "`embedding_layers` must be None or a non-empty list of layer names. "
+                f"Received: embedding_layers={embedding_layers!r}"
+            )
+        embedding_layers = list(items)
+    if pool is None:
+        return None
+    if not needs_forward:
+        raise ValueError("`pool` needs a kind that runs the model (not only \"kernels\"). Received: pool with kinds=('kernels',)")
+    pool = as_pool(pool, probes.class_names, probes.preprocess)
+    return PoolLogger(pool, every_n_epochs, embedding_layers, top_k)

@@ -103,7 +103,7 @@ def test_resumed_training_continues_the_timeline(tmp_path):
 def test_full_disk_warns_training_continues_and_earlier_steps_stay(tmp_path):
     logger = cnn_tb.LayerLogger(str(tmp_path), cnn_tb.Probes(X[:2])).attach(tiny())
     assert logger.log(-1)
-    logger._writer._writer = open("/dev/full", "wb", buffering=0)  # the OS answers ENOSPC
+    logger._steps.writer._writer = open("/dev/full", "wb", buffering=0)  # the OS answers ENOSPC
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert logger.log(0) is False

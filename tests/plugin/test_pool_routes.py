@@ -124,8 +124,8 @@ def test_a_pool_step_without_its_epoch_record_is_not_listed(tmp_path):
     x, y = rng.random((12, 16, 16, 3), dtype=np.float32), np.arange(12) % 3
     logger = cnn_tb.LayerLogger(str(tmp_path / "cut"), x[:2], pool=(x, y)).attach(tiny_model(3, 16))
     assert logger.log(-1)
-    real = logger._writer.write
-    logger._writer.write = lambda step, values: real(step, [v for v in values if v.tag != tags.EPOCH_TAG])
+    real = logger._steps.writer.write
+    logger._steps.writer.write = lambda step, values: real(step, [v for v in values if v.tag != tags.EPOCH_TAG])
     assert logger.log(0)
     logger.close()
     join_compilations()
