@@ -12,6 +12,8 @@ from tensorboard import errors
 
 from cnn_tb import _fs
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file (the images kept in these files)
+
 
 def _spec_dirs(logdir_spec):
     """``{name: directory}`` of a ``--logdir_spec`` (``name:dir,name2:dir2``)."""

@@ -14,8 +14,7 @@ from tensorboard import errors
 
 from cnn_tb.contract import packs, pool_records, tags
 from cnn_tb.plugin.log import warn_once
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+from cnn_tb.plugin.pack_files import PNG_MAGIC
 
 
 class PoolReader:
