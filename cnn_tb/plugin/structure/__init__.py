@@ -46,7 +46,11 @@ written by any cnn_tb version get it; it never raises on odd records (unknown
 inbound names, cycles in ``parent``): the worst case is a flat list.
 """
 
-import re
+from cnn_tb.plugin.structure.model import Item, ModelView, block
+from cnn_tb.plugin.structure.names import common_prefix, container_below, stage_key
+
+# re-exported: the tests and callers read them here
+from cnn_tb.plugin.structure.names import CONTAINER_WORDS, is_generic_name, name_levels, snake_case  # noqa: F401
 
 # Visible top-level items (blocks and loose layers, the input and the output
 # among them): two rows of cards at 1600 px.
@@ -60,233 +64,6 @@ CHUNK = 32
 STRUCTURE_VERSION = 1
 
 MERGE_CLASSES = frozenset({"Add", "Concatenate", "Multiply", "Average", "Maximum", "Minimum", "Subtract", "Dot"})
-# Words that name a container in a layer name ("stage_0_block_1_gelu"): a
-# numbered token with such a word below a numbered prefix makes that prefix
-# a stage of units rather than one unit.
-CONTAINER_WORDS = frozenset({"block", "stage", "layer", "cell", "unit", "group", "module", "stack", "level", "mixed"})
-
-_SPLIT_ALNUM = re.compile(r"^([A-Za-z]+[0-9]+)([A-Za-z])$")
-
-
-def snake_case(class_name):
-    """Keras' automatic layer-name stem of a class (``ReLU`` -> ``re_lu``)."""
-    name = re.sub(r"\W+", "", class_name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
-    return name.lower()
-
-
-def is_generic_name(local, class_name):
-    """True for Keras' automatic names: ``conv2d``, ``conv2d_57``, ``re_lu_3``."""
-    stem = snake_case(class_name)
-    return bool(stem) and re.fullmatch(re.escape(stem) + r"(_[0-9]+)?", local) is not None
-
-
-def _has_digit(token):
-    return any(c.isdigit() for c in token)
-
-
-def name_levels(local):
-    """The numbered prefixes of a layer name, outermost first.
-
-    ``conv3_block2_1_conv`` -> ``["conv3", "conv3_block2", "conv3_block2_1"]``;
-    ``bn_Conv1`` -> ``["Conv1"]`` (words before a numbered token that starts
-    with a letter are roles, not containers); ``block_5_expand`` ->
-    ``["block_5"]``; ``mixed_6a`` -> ``["mixed_6a"]``; a name without digits
-    gives ``[]``.
-    """
-    tokens = [t for t in local.split("_") if t]
-    levels = []
-    start = None
-    for j, tok in enumerate(tokens):
-        if not _has_digit(tok):
-            continue
-        if start is None:
-            # "bn_Conv1" -> "Conv1": words before a token that starts with a
-            # letter are roles; words before a number ("block_5",
-            # "expanded_conv_1", "mixed_6a") belong to it.
-            start = j if tok[0].isalpha() else 0
-        levels.append("_".join(tokens[start : j + 1]))
-    return levels
-
-
-def _container_below(level_name, deeper_name):
-    """True when ``deeper_name`` extends ``level_name`` by a container token."""
-    rest = deeper_name[len(level_name) :].strip("_")
-    word = re.sub(r"[0-9_]+$", "", rest.split("_")[0])
-    return word.lower() in CONTAINER_WORDS
-
-
-def stage_key(label, level):
-    """The stage a unit named ``label`` (at name level ``level``) belongs to, or None."""
-    if level >= 2:  # "conv3_block2" -> "conv3", "stage_0_block_1" -> "stage_0"
-        levels = name_levels(label)
-        return levels[level - 2] if len(levels) >= level else None
-    m = _SPLIT_ALNUM.match(label.split("_")[-1]) if label else None
-    if m:  # EfficientNet's "block2a" -> "block2"
-        head = label[: len(label) - len(label.split("_")[-1])]
-        return head + m.group(1)
-    return None
-
-
-class _Item:
-    """A node while grouping: a layer (at display position ``pos``) or a block of children."""
-
-    __slots__ = ("pos", "children", "label", "level", "via", "kind", "stage", "merge", "zone")
-
-    def __init__(self, pos=None, children=None, label=None, level=0, via=None, kind=None):
-        self.pos = pos
-        self.children = children
-        self.label = label
-        self.level = level  # name level of the label (0: not from names)
-        self.via = via  # how the block was found
-        self.kind = kind  # "unit" (children are layers) or "stage"
-        self.stage = None  # the stage key of a unit's name
-        self.merge = None  # class of a graph unit's last merge layer
-        self.zone = children[0].zone if children else 0  # blocks never span two zones
-
-    @property
-    def is_layer(self):
-        return self.children is None
-
-    def positions(self):
-        if self.children is None:
-            return [self.pos]
-        out = []
-        for c in self.children:
-            out.extend(c.positions())
-        return out
-
-    def first(self):
-        return self.pos if self.children is None else self.children[0].first()
-
-    def last(self):
-        return self.pos if self.children is None else self.children[-1].last()
-
-    def size(self):
-        return 1 if self.children is None else sum(c.size() for c in self.children)
-
-
-def _block(children, via, label=None, level=0):
-    kind = "unit" if all(c.is_layer for c in children) else "stage"
-    return _Item(children=list(children), label=label, level=level, via=via, kind=kind)
-
-
-class _Model:
-    """The layer list with display order, local names, name levels and graph reach."""
-
-    def __init__(self, layers, model_name):
-        self.layers = layers
-        self.index = {}
-        for i, layer in enumerate(layers):
-            self.index.setdefault(layer.get("name"), i)
-        self.end = self._subtree_ends()
-        self.order = self._display_order()
-        self.pos = [0] * len(layers)
-        for p, i in enumerate(self.order):
-            self.pos[i] = p
-        self.local = [self._local_name(layer, model_name) for layer in layers]
-        self.generic = [is_generic_name(s, str(l.get("class") or "")) for s, l in zip(self.local, layers)]
-        self.levels = [[] if g else name_levels(s) for s, g in zip(self.local, self.generic)]
-        self.far = self._far()
-
-    @staticmethod
-    def _local_name(layer, model_name):
-        """The name without nested-model and model-name prefixes (``stage_0_block_1_gelu``)."""
-        local = str(layer.get("name") or "").rsplit("/", 1)[-1]
-        prefixes = [str(layer.get("parent") or "").rsplit("/", 1)[-1], str(model_name or "")]
-        for prefix in prefixes:
-            if prefix and local.startswith(prefix + "_") and len(local) > len(prefix) + 1:
-                local = local[len(prefix) + 1 :]
-        return local
-
-    def _subtree_ends(self):
-        """``end[i]``: the last index inside the nested model at ``i`` (``i`` for a plain layer)."""
-        end = list(range(len(self.layers)))
-        for i, layer in enumerate(self.layers):
-            parent, seen = layer.get("parent"), set()
-            while parent is not None and parent in self.index and parent not in seen:
-                seen.add(parent)
-                j = self.index[parent]
-                if j < i:
-                    end[j] = max(end[j], i)
-                parent = self.layers[j].get("parent")
-        return end
-
-    def _display_order(self):
-        """Network order, but a nested model's own entry (its output) after its layers."""
-        out, open_models = [], []
-        for i in range(len(self.layers)):
-            while open_models and i > self.end[open_models[-1]]:
-                out.append(open_models.pop())
-            if self.end[i] > i and (not open_models or self.end[i] <= self.end[open_models[-1]]):
-                open_models.append(i)
-            else:
-                out.append(i)
-        out.extend(reversed(open_models))
-        return out
-
-    def _far(self):
-        """``far[p]``: the last display position that reads the output at position ``p``."""
-        n = len(self.layers)
-        far = list(range(n))
-        for i, layer in enumerate(self.layers):
-            p = self.pos[i]
-            if self.end[i] > i:  # a nested model's entry is the output of its last layer
-                sources = [self.order[p - 1]] if p > 0 else []
-            else:
-                sources = [self.index[u] for u in layer.get("inbound") or () if u in self.index]
-            for s in sources:
-                q = self.pos[s]
-                if q < p:
-                    far[q] = max(far[q], p)
-        return far
-
-    def live(self):
-        """``live[p]``: outputs still to be read after display position ``p``."""
-        n = len(self.order)
-        diff = [0] * (n + 1)
-        for p in range(n):
-            if self.far[p] > p:
-                diff[p] += 1
-                diff[self.far[p]] -= 1
-        out, c = [], 0
-        for p in range(n):
-            c += diff[p]
-            out.append(c)
-        return out
-
-    def layer(self, pos):
-        return self.layers[self.order[pos]]
-
-    def is_generic(self, pos):
-        return self.generic[self.order[pos]]
-
-    def levels_at(self, pos):
-        return self.levels[self.order[pos]]
-
-    def local_at(self, pos):
-        return self.local[self.order[pos]]
-
-    def resolution(self, pos):
-        shape = self.layer(pos).get("output_shape") or []
-        return tuple(shape[:2]) if len(shape) == 3 else None
-
-    def word_key(self, pos):
-        """The first word of a digit-free name of two or more words (``stem_bn`` -> ``stem``)."""
-        if self.is_generic(pos) or self.levels_at(pos):
-            return None
-        tokens = [t for t in self.local_at(pos).split("_") if t]
-        return tokens[0] if len(tokens) >= 2 else None
-
-
-def _common_prefix(names):
-    out = []
-    for group in zip(*(n.split("_") for n in names)):
-        if len(set(group)) != 1:
-            break
-        out.append(group[0])
-    return "_".join(out) or names[0]
 
 
 class _Grouper:
@@ -314,7 +91,7 @@ class _Grouper:
     def unit(self, children, via):
         """A unit of ``children`` named by the deepest name prefix its named layers share."""
         m = self.m
-        item = _block(children, via)
+        item = block(children, via)
         positions = item.positions()
         named = [m.levels_at(p) for p in positions if m.levels_at(p)]
         label, level = None, 0
@@ -326,7 +103,7 @@ class _Grouper:
         if label is None:
             words = [p for p in positions if m.word_key(p)]
             if words and len({m.word_key(p) for p in words}) == 1 and all(m.word_key(p) or m.is_generic(p) for p in positions):
-                label = _common_prefix([m.local_at(p) for p in words])
+                label = common_prefix([m.local_at(p) for p in words])
         if label is None:
             named_pos = [p for p in positions if not m.is_generic(p)]
             label = m.local_at((named_pos or positions)[-1])
@@ -366,9 +143,9 @@ class _Grouper:
         for a, b in ranges:
             if b > a:
                 via = "model" if (a, b) in nested else "graph"
-                items.append(self.unit([_Item(pos=p) for p in range(a, b + 1)], via))
+                items.append(self.unit([Item(pos=p) for p in range(a, b + 1)], via))
             else:
-                items.append(_Item(pos=a))
+                items.append(Item(pos=a))
         items = self.join_by_name(items)
         items = self.name_runs(items)
         return self.merge_same_units(items)
@@ -453,7 +230,7 @@ class _Grouper:
         groups, key = [], None
         for child in unit.children:
             lv = m.levels_at(child.pos)
-            k = lv[1] if len(lv) >= 2 and _container_below(lv[0], lv[1]) else None
+            k = lv[1] if len(lv) >= 2 and container_below(lv[0], lv[1]) else None
             if k is not None and k != key and groups and key is not None or not groups:
                 groups.append([])
             if k is not None:
@@ -462,7 +239,7 @@ class _Grouper:
         if len(groups) < 2:
             return unit
         units = [self.unit(g, "names") if len(g) >= 2 else g[0] for g in groups]
-        return _block(units, "names", label=unit.label, level=1)
+        return block(units, "names", label=unit.label, level=1)
 
     def merge_same_units(self, items):
         """Neighbouring units with one name (EfficientNet's ``block2a`` around its SE unit) are one.
@@ -510,7 +287,7 @@ class _Grouper:
                 j += 1
             members = members[:units_seen]
             if sum(1 for x in members if not x.is_layer) >= 2:
-                out.append(_block(members, "names", label=key, level=1))
+                out.append(block(members, "names", label=key, level=1))
                 i += len(members)
             else:
                 out.append(items[i])
@@ -524,8 +301,8 @@ class _Grouper:
         def close():
             if len(run) >= 2:
                 ends = [x for x in run if not x.is_layer] or run
-                labels = [self.label(x) for x in (ends[0], ends[-1])]
-                out.append(_block(run, "resolution", label=" … ".join(labels)))
+                labels = [self.m.label(x) for x in (ends[0], ends[-1])]
+                out.append(block(run, "resolution", label=" … ".join(labels)))
             else:
                 out.extend(run)
             run.clear()
@@ -561,13 +338,13 @@ class _Grouper:
             hi += 1
         out = list(items)
         if hi - (last + 1) >= 2:
-            out[last + 1 : hi] = [self.plain_block(items[last + 1 : hi], "head")]
+            out[last + 1 : hi] = [self.plainblock(items[last + 1 : hi], "head")]
         if first - lo >= 2:
-            out[lo:first] = [self.plain_block(items[lo:first], "stem")]
+            out[lo:first] = [self.plainblock(items[lo:first], "stem")]
         return out
 
     @staticmethod
-    def plain_block(members, label):
+    def plainblock(members, label):
         """A stem/head block. Its units are unfolded into layers when it is small
         and none of them is a graph unit or a nested model (ResNet's ``conv1``
         and ``pool1``), else they stay units (Xception's ``block2``)."""
@@ -576,7 +353,7 @@ class _Grouper:
         children = []
         for m in members:
             children.extend(m.children if not m.is_layer and unfold else [m])
-        return _block(children, label, label=label)
+        return block(children, label, label=label)
 
     # ------------------------------------------------------------ bounds
 
@@ -604,7 +381,7 @@ class _Grouper:
             children = []
             for it in items[k : k + 2]:
                 children.extend(it.children if self.is_stage(it) else [it])
-            items[k : k + 2] = [_block(children, "size")]
+            items[k : k + 2] = [block(children, "size")]
         return items
 
     def chunk(self, item):
@@ -615,8 +392,8 @@ class _Grouper:
             return item
         n = len(item.children)
         step = -(-n // -(-n // CHUNK))
-        units = [_block(item.children[s : s + step], "chunk") for s in range(0, n, step)]
-        return _block(units, item.via, label=item.label, level=item.level)
+        units = [block(item.children[s : s + step], "chunk") for s in range(0, n, step)]
+        return block(units, item.via, label=item.label, level=item.level)
 
     @staticmethod
     def two_levels(item, level=1):
@@ -624,7 +401,7 @@ class _Grouper:
         if item.is_layer:
             return item
         if level >= 2:
-            item.children = [_Item(pos=p) for p in item.positions()]
+            item.children = [Item(pos=p) for p in item.positions()]
         else:
             item.children = [_Grouper.two_levels(c, level + 1) for c in item.children]
         item.kind = "unit" if all(c.is_layer for c in item.children) else "stage"
@@ -638,14 +415,6 @@ class _Grouper:
         if not item.is_layer:
             item.children = [_Grouper.dissolve(c) for c in item.children]
         return item
-
-    def label(self, item):
-        if item.is_layer:
-            return self.m.local_at(item.pos)
-        if item.label:
-            return item.label
-        first, last = self.m.local_at(item.first()), self.m.local_at(item.last())
-        return first if first == last else f"{first} … {last}"
 
     # ------------------------------------------------------------ all passes
 
@@ -681,7 +450,7 @@ class _Grouper:
                     items.append(it)
             if p < n and p in self.fixed:
                 zone += 1
-                items.append(self.set_zone(_Item(pos=p), zone))
+                items.append(self.set_zone(Item(pos=p), zone))
                 start = p + 1
             else:
                 start = p
@@ -743,11 +512,11 @@ def block_structure(layers, model_name=None, output_layer=None, max_top=MAX_TOP)
     shown = [bool(l.get("logged")) or l.get("kind") == "input" for l in layers]
     if not layers:
         return flat_structure(0, max_top)
-    model = _Model(layers, model_name)
+    model = ModelView(layers, model_name)
     if sum(shown) <= max_top:
         return dict(flat_structure(0, max_top), top=[["layer", i] for i in model.order])
     grouper = _Grouper(model, shown, output_layer, max_top)
-    return _serialize(model, grouper.top_items(), grouper.label, max_top)
+    return _serialize(model, grouper.top_items(), max_top)
 
 
 def flat_structure(n, max_top=MAX_TOP):
@@ -755,7 +524,7 @@ def flat_structure(n, max_top=MAX_TOP):
     return {"version": STRUCTURE_VERSION, "max_top": max_top, "flat": True, "top": [["layer", i] for i in range(n)], "blocks": []}
 
 
-def _serialize(model, items, label, max_top):
+def _serialize(model, items, max_top):
     blocks = []
 
     def visit(item, level):
@@ -767,7 +536,7 @@ def _serialize(model, items, label, max_top):
         idx = [model.order[p] for p in item.positions()]
         logged = [i for i in idx if model.layers[i].get("logged")]
         entry.update(
-            name=label(item),
+            name=model.label(item),
             level=level,
             kind=item.kind,
             via=item.via,
