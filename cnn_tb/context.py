@@ -2,7 +2,7 @@
 and the :class:`~cnn_tb.summaries.base.ModelContext` every kind shares."""
 
 from cnn_tb.contract import tags
-from cnn_tb.model import graph
+from cnn_tb.model import graph, selection
 from cnn_tb.model import kernels as kernels_lib
 from cnn_tb.summaries.base import ModelContext
 
@@ -19,11 +19,11 @@ def inspect(model, probes, layers, dashboard_layers, settings, kinds):
         convs = [l for l in graph.all_layers(model) if kernels_lib.is_conv(l)]
         conv_infos = [graph.LayerInfo.of_layer(l) for l in convs]
         kernel_infos = [i for i in conv_infos if not kernels_lib.unsupported_reason(i.layer)]
-        shown = [i.name for i in graph.dashboard(kernel_infos, dashboard_layers)]
+        shown = [i.name for i in selection.dashboard(kernel_infos, dashboard_layers)]
         return ModelContext(model, probes, None, [], conv_infos, kernel_infos, [], None, settings, names, shown)
     graph.require_graph_model(model)
     infos = graph.walk(model)
-    selected = graph.select(infos, layers)
+    selected = selection.select(infos, layers)
     if not any(i.kind == tags.MAP for i in selected):
         all_maps = [i.name for i in infos if i.kind == tags.MAP]
         if not all_maps:
@@ -41,7 +41,7 @@ def inspect(model, probes, layers, dashboard_layers, settings, kinds):
     gradcam_layers = []
     if any(k.wants_gradcam for k in kinds):
         gradcam_layers = [i.name for i in selected if i.is_conv and i.parent is None and i.kind == tags.MAP]
-    shown = [i.name for i in graph.dashboard(selected, dashboard_layers)]
+    shown = [i.name for i in selection.dashboard(selected, dashboard_layers)]
     return ModelContext(
         model, probes, infos, selected, conv_infos, kernel_infos, gradcam_layers, graph.output_kind(model), settings,
         names, shown,

@@ -17,7 +17,7 @@ from cnn_tb._distribute import is_chief
 from cnn_tb._failures import MAX_FAILURES, FailureCounter
 from cnn_tb.context import inspect
 from cnn_tb.contract import tags
-from cnn_tb.model import graph
+from cnn_tb.model import selection
 from cnn_tb.model import kernels as kernels_lib
 from cnn_tb.pool import logger as pool_lib
 from cnn_tb.probes import Probes
@@ -160,8 +160,8 @@ class LayerLogger:
         self._pool_logger = pool_lib.from_options(
             pool, probes, self.needs_forward, pool_every_n_epochs, embedding_layers, pool_examples
         )
-        graph.validate_layers_arg(layers)
-        graph.validate_layers_arg(dashboard_layers, "dashboard_layers")
+        selection.validate_layers_arg(layers)
+        selection.validate_layers_arg(dashboard_layers, "dashboard_layers")
         self.layers = layers
         self.dashboard_layers = dashboard_layers
         self.model = None

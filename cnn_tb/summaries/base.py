@@ -77,7 +77,7 @@ class ModelContext:
         kinds: the names of the kinds being logged.
         dashboard_names: the logged layers shown in the built-in dashboards
             (Images, Scalars, Histograms); the CNN Flow tab shows every logged
-            layer (:func:`cnn_tb.model.graph.dashboard`).
+            layer (:func:`cnn_tb.model.selection.dashboard`).
         run_dir: the run directory the event files (and pack files) go to.
         session: a name unique to this writing session (see
             :func:`cnn_tb.event_writer.session_id`).

@@ -5,11 +5,11 @@ import keras
 import numpy as np
 import pytest
 
-from cnn_tb.model import capture, graph
+from cnn_tb.model import capture, graph, selection
 
 
 def _capture(model, layers=None, cams=()):
-    selected = graph.select(graph.walk(model), layers)
+    selected = selection.select(graph.walk(model), layers)
     return capture.Capture(model, [i.name for i in selected], list(cams))
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from cnn_tb.contract import records
 from cnn_tb.contract.tags import INPUT, MAP, OTHER, VECTOR
-from cnn_tb.model import graph
+from cnn_tb.model import graph, selection
 
 
 def residual_nested():
@@ -41,14 +41,14 @@ def test_walk_gives_network_order_kinds_shapes_and_inbound():
 
 def test_default_selection_and_explicit_selection():
     infos = graph.walk(residual_nested())
-    chosen = [i.name for i in graph.select(infos)]
+    chosen = [i.name for i in selection.select(infos)]
     assert chosen == ["c1", "block", "block/inner_conv", "add", "gap", "out"]  # no input, no dropout
     assert [i.name for i in infos if i.logged] == chosen
-    assert [i.name for i in graph.select(infos, ["out", "c1", "c1"])] == ["c1", "out"]  # network order, once
-    assert [i.name for i in graph.select(infos, keras.layers.Conv2D)] == ["c1", "block/inner_conv"]
-    assert [i.name for i in graph.select(infos, ["drop"])] == ["drop"]  # named explicitly: logged
-    assert [i.name for i in graph.select(infos, lambda layer: layer.name.startswith("a"))] == ["add"]
-    assert [i.name for i in graph.select(infos, ["inner_conv"])] == ["block/inner_conv"]  # inner name works
+    assert [i.name for i in selection.select(infos, ["out", "c1", "c1"])] == ["c1", "out"]  # network order, once
+    assert [i.name for i in selection.select(infos, keras.layers.Conv2D)] == ["c1", "block/inner_conv"]
+    assert [i.name for i in selection.select(infos, ["drop"])] == ["drop"]  # named explicitly: logged
+    assert [i.name for i in selection.select(infos, lambda layer: layer.name.startswith("a"))] == ["add"]
+    assert [i.name for i in selection.select(infos, ["inner_conv"])] == ["block/inner_conv"]  # inner name works
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_default_selection_and_explicit_selection():
 def test_bad_selections(layers, error, match):
     infos = graph.walk(residual_nested())
     with pytest.raises(error, match=match):
-        graph.select(infos, layers)
+        selection.select(infos, layers)
 
 
 def test_all_layers_expands_nested_models_and_subclassed_ones():
@@ -106,7 +106,7 @@ def test_sequential_models_and_output_kind():
 
 def test_describe_is_the_run_record_layer_entry():
     infos = graph.walk(residual_nested())
-    graph.select(infos)
+    selection.select(infos)
     entry = {i.name: i for i in infos}["c1"].describe()
     assert entry == records.layer_entry(
         name="c1", **{"class": "Conv2D"}, output_shape=[8, 8, 4], params=112, inbound=["img"], kind="map",
@@ -117,22 +117,22 @@ def test_describe_is_the_run_record_layer_entry():
 
 def test_representative_layers_of_resnet50():
     model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=10)
-    selected = graph.select(graph.walk(model))
-    shown = [i.name for i in graph.representative(selected)]
+    selected = selection.select(graph.walk(model))
+    shown = [i.name for i in selection.representative(selected)]
     # the last layer of each resolution stage, the first and last conv, the output
     assert shown == [
         "conv1_conv", "conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out",
         "conv5_block3_3_conv", "conv5_block3_out", "predictions",
     ]
-    assert graph.dashboard(selected) == graph.representative(selected)  # 176 logged layers > 24
+    assert selection.dashboard(selected) == selection.representative(selected)  # 176 logged layers > 24
     few = selected[:20]
-    assert graph.dashboard(few) == few  # at most 24: every layer
+    assert selection.dashboard(few) == few  # at most 24: every layer
 
 
 def test_representative_thins_many_stages_to_the_limit():
     infos = [graph.LayerInfo(name=f"l{k}", layer=None, class_name="Conv2D", kind=MAP, output_shape=(40 - k, 8, 4),
                              inbound=[], params=0, is_conv=True) for k in range(30)]
-    shown = graph.representative(infos, limit=10)
+    shown = selection.representative(infos, limit=10)
     assert len(shown) == 10
     assert shown[0].name == "l0" and shown[-1].name == "l29"  # first conv, last conv / output kept
     assert [i.name for i in shown] == sorted((i.name for i in shown), key=lambda n: int(n[1:]))
@@ -140,12 +140,12 @@ def test_representative_thins_many_stages_to_the_limit():
 
 def test_dashboard_layers_option():
     infos = graph.walk(residual_nested())
-    selected = graph.select(infos)
-    assert [i.name for i in graph.dashboard(selected, "all")] == [i.name for i in selected]
-    assert [i.name for i in graph.dashboard(selected, ["out", "c1"])] == ["c1", "out"]
-    assert [i.name for i in graph.dashboard(selected, keras.layers.Dense)] == ["out"]
-    assert [i.name for i in graph.dashboard(selected, lambda layer: "a" in layer.name)] == ["add", "gap"]
+    selected = selection.select(infos)
+    assert [i.name for i in selection.dashboard(selected, "all")] == [i.name for i in selected]
+    assert [i.name for i in selection.dashboard(selected, ["out", "c1"])] == ["c1", "out"]
+    assert [i.name for i in selection.dashboard(selected, keras.layers.Dense)] == ["out"]
+    assert [i.name for i in selection.dashboard(selected, lambda layer: "a" in layer.name)] == ["add", "gap"]
     with pytest.raises(ValueError, match=r"`dashboard_layers` names a layer that is not logged: 'drop'"):
-        graph.dashboard(selected, ["drop"])
+        selection.dashboard(selected, ["drop"])
     with pytest.raises(TypeError, match=r"`dashboard_layers` entries must be layer names"):
-        graph.validate_layers_arg([3], "dashboard_layers")
+        selection.validate_layers_arg([3], "dashboard_layers")

@@ -26,10 +26,10 @@ ZOO = {
 
 def record_of(model):
     """``(layers, model_name, output_layer)`` as the run record holds them."""
-    from cnn_tb.model import graph
+    from cnn_tb.model import graph, selection
 
     infos = graph.walk(model)
-    graph.select(infos)
+    selection.select(infos)
     return [i.describe() for i in infos], model.name, graph.output_layer(model).name
 
 

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from cnn_tb.contract.tags import MAP
-from cnn_tb.model import graph
+from cnn_tb.model import graph, selection
 from cnn_tb.model.graph import LayerInfo
 from cnn_tb.pool import capture
 
@@ -23,7 +23,7 @@ def _model():
 
 def test_pool_pass_equals_a_direct_call():
     model, outs = _model()
-    infos = graph.select(graph.walk(model))
+    infos = selection.select(graph.walk(model))
     x = np.random.default_rng(1).random((23, 10, 10, 3), dtype=np.float32)
     labels = np.random.default_rng(2).integers(0, 3, 23)
     pc = capture.PoolCapture(model, infos, {"c1": 2, "c2": 6}, len(x))
