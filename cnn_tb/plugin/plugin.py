@@ -142,6 +142,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
             "/runs": self._serve_runs,
             "/run": self._serve_run,
             "/epochs": self._serve_epochs,
+            "/epoch": self._serve_epoch,
             "/probe": self._serve_probe,
             "/activations": self._serve_activations,
             "/kernels": self._serve_kernels,
@@ -195,6 +196,13 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         # clients that do not accept gzip.
         data = self._reader.epochs_gzip_impl(ctx, eid, run)
         return http_util.Respond(request, data, "application/json", content_encoding="gzip")
+
+    @_route
+    def _serve_epoch(self, request, params):
+        run = params.string("run")
+        step = params.integer("step")
+        ctx, eid = self._ids(request)
+        return http_util.Respond(request, self._reader.epoch_impl(ctx, eid, run, step), "application/json")
 
     @_route
     def _serve_probe(self, request, params):

@@ -20,6 +20,7 @@ import json
 from tensorboard import errors
 
 from cnn_tb.contract import packs, records, tags
+from cnn_tb.plugin import epochs as epochs_lib
 from cnn_tb.plugin import structure
 from cnn_tb.plugin.feature_viz_reader import FeatureVizReader
 from cnn_tb.plugin.histogram_reader import HistogramReader
@@ -37,6 +38,8 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
 
     Args: see :class:`~cnn_tb.plugin.source.CachedSource`.
     """
+
+    epochs_full_entries = epochs_lib.FULL_ENTRIES  # see cnn_tb.plugin.epochs
 
     def runs_impl(self, ctx, eid):
         """Runs holding cnn_tb flow records, sorted by name.
@@ -98,15 +101,26 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
             found = []
             if tags.EPOCH_TAG in run_tags:
                 found = self._decoded_records(ctx, eid, run, tags.EPOCH_TAG, records.parse_epoch_record)
-            obj = {"run": run, "steps": [s for s, _ in found], "epochs": [r for _, r in found]}
+            served, full = epochs_lib.served([r for _, r in found], self.epochs_full_entries)
+            obj = {"run": run, "steps": [s for s, _ in found], "epochs": served,
+                   "full_epochs": full, "sampled": full < len(found)}
             raw = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
-            hit = (obj, raw, gzip.compress(raw, compresslevel=5, mtime=0))
+            hit = (obj, raw, gzip.compress(raw, compresslevel=5, mtime=0), dict(found))
             self._derived.put(("epochs", eid, run), key, hit)
         return hit
 
     def epochs_impl(self, ctx, eid, run):
-        """Every complete step of ``run`` with its summary, sorted by step."""
+        """Every complete step of ``run`` with its summary, sorted by step; the
+        per-layer fields in full for a sample of them when the run is large
+        (:mod:`cnn_tb.plugin.epochs`)."""
         return self._epochs(ctx, eid, run)[0]
+
+    def epoch_impl(self, ctx, eid, run, step):
+        """The served epoch record of ``step`` in full (as in :meth:`epochs_impl` of a small run)."""
+        rec = self._epochs(ctx, eid, run)[3].get(step)
+        if rec is None:
+            raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
+        return rec
 
     def epochs_gzip_impl(self, ctx, eid, run):
         """:meth:`epochs_impl` as gzip-compressed JSON bytes (built once per change)."""

@@ -23,10 +23,10 @@ from tests.support import fixture_writer
 from tests.support.plugin_client import P
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROUTES = ["runs", "run", "epochs", "probe", "activations", "kernels", "histograms", "feature_viz", "feature_viz_image"]
+ROUTES = ["runs", "run", "epochs", "epoch", "probe", "activations", "kernels", "histograms", "feature_viz", "feature_viz_image"]
 PARAMS = ["run", "probe", "step", "layer", "kinds"]
 CONTENT_TYPES = {
-    "runs": "application/json", "run": "application/json", "epochs": "application/json",
+    "runs": "application/json", "run": "application/json", "epochs": "application/json", "epoch": "application/json",
     "probe": "image/png", "activations": "application/octet-stream", "kernels": "application/octet-stream",
     "histograms": "application/json", "feature_viz": "application/json", "feature_viz_image": "image/png",
 }
@@ -164,7 +164,7 @@ def expected(route, query, runs):
     try:
         run = _string(query, "run")
         probe = _integer(query, "probe", minimum=0) if route in ("probe", "activations") else None
-        step = _integer(query, "step") if route in ("activations", "kernels", "feature_viz_image") else None
+        step = _integer(query, "step") if route in ("activations", "kernels", "feature_viz_image", "epoch") else None
         layer = _one(query, "layer", False) if route in ("activations", "kernels") else None
         if route in ("histograms", "feature_viz_image"):
             layer = _string(query, "layer")
@@ -184,6 +184,8 @@ def expected(route, query, runs):
             _blob(desc, route, step, 0, layer)
         if route == "histograms":
             _histograms(desc, layer)
+        if route == "epoch" and (step not in desc["epoch_steps"] or desc["epoch_version"] > tags.FORMAT_VERSION):
+            raise _Missing(f"has no complete epoch record at step {step}")
         if route == "feature_viz_image":  # the fixture's runs have no feature visualizations
             raise _Missing(f"has no feature visualizations at step {step}")
     except _Missing as e:
@@ -239,6 +241,11 @@ def test_the_oracle_knows_the_fixture(synthetic_client, synthetic_logdir):
         ("feature_viz_image", [("run", "hostile/cnn_tb"), ("step", "0"), ("layer", "conv1")], 404),
         ("feature_viz_image", [("run", "hostile/cnn_tb"), ("step", "x"), ("layer", "conv1")], 400),
         ("histograms", [("run", "future_epoch/cnn_tb"), ("layer", "conv1")], 404),
+        ("epoch", [("run", "hostile/cnn_tb"), ("step", "2")], 200),
+        ("epoch", [("run", "interrupted/cnn_tb"), ("step", "1")], 404),  # the step has no epoch record
+        ("epoch", [("run", "future_epoch/cnn_tb"), ("step", "0")], 404),
+        ("epoch", [("run", "hostile/cnn_tb"), ("step", "1.0")], 400),
+        ("epoch", [("run", "hostile/cnn_tb")], 400),
     ]
     assert [expected(route, query, runs)[0] for route, query, _ in table] == [s for _, _, s in table]
     for route, query, _ in table:
@@ -255,8 +262,8 @@ def test_random_queries_get_the_documented_status(synthetic_client, synthetic_lo
 def well_formed(draw, runs):
     """A route and a query of valid parameters, in any order: mostly things the run has,
     sometimes unknown runs, probes, steps and layers."""
-    route = draw(st.sampled_from(["run", "epochs", "probe", "activations", "kernels", "histograms", "feature_viz",
-                                  "feature_viz_image"]))
+    route = draw(st.sampled_from(["run", "epochs", "epoch", "probe", "activations", "kernels", "histograms",
+                                  "feature_viz", "feature_viz_image"]))
     run = draw(st.sampled_from(sorted(runs) * 3 + ["future_content/cnn_tb", "foreign/cnn_tb", "nope/cnn_tb"]))
     desc = runs.get(run, runs["hostile/cnn_tb"])
     known = st.sampled_from([l["name"] for l in desc["layers"]])
@@ -269,6 +276,8 @@ def well_formed(draw, runs):
     if route == "feature_viz_image":
         query.append(("step", str(draw(st.sampled_from(desc["steps"])))))
         query.append(("layer", draw(known)))
+    if route == "epoch":
+        query.append(("step", str(draw(st.one_of(st.sampled_from(desc["steps"]), st.integers(-(10**12) + 1, 10**12 - 1))))))
     if route in ("activations", "kernels"):
         step = draw(st.one_of(st.sampled_from(desc["steps"]), st.integers(-(10**12) + 1, 10**12 - 1)))
         query.append(("step", str(step)))

@@ -44,6 +44,23 @@ def default_layers(hostile=False):
     ]
 
 
+def chain_layers(n_convs, side=8, channels=4):
+    """A deep plain network description: input, ``n_convs`` convolutions in a chain
+    (``stage{k}_conv{j}``, 10 a stage), a flatten and a 3-class dense output."""
+    layers = [dict(name="input", **{"class": "InputLayer"}, output_shape=[side, side, 3], kind="input", inbound=[])]
+    prev, c_in = "input", 3
+    for i in range(n_convs):
+        name = f"stage{i // 10 + 1}_conv{i % 10 + 1}"
+        layers.append(dict(name=name, **{"class": "Conv2D"}, output_shape=[side, side, channels], kind="map",
+                           inbound=[prev], is_conv=True, kernel_shape=[3, 3, c_in, channels], activation="relu"))
+        prev, c_in = name, channels
+    layers.append(dict(name="flatten", **{"class": "Flatten"}, output_shape=[side * side * channels], kind="vector",
+                       inbound=[prev]))
+    layers.append(dict(name="dense", **{"class": "Dense"}, output_shape=[3], kind="vector", inbound=["flatten"],
+                       activation="softmax"))
+    return layers
+
+
 def _complete_layer(layer):
     out = {"params": 0, "logged": layer["kind"] != "input", "activation": None, "is_conv": False,
            "kernel_shape": None, "parent": None}

@@ -78,6 +78,10 @@ export class Api {
   epochs(run) {
     return this.json("epochs", { run });
   }
+  /** The complete record of one epoch (for the `partial` epochs of a large run's `/epochs`). */
+  epoch(run, step) {
+    return this.json("epoch", { run, step });
+  }
   probeUrl(run, probe) {
     return `./probe?${query({ run, probe })}`;
   }

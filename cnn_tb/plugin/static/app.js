@@ -49,6 +49,7 @@ export class FlowApp {
     this.timings = [];
     this.images = new Map();
     this.fixedRanges = null;
+    this.epochLoads = new Map(); // step -> promise of a partial epoch's complete record
   }
 
   // ---------------------------------------------------------------- skeleton
@@ -147,12 +148,37 @@ export class FlowApp {
     togglePlay(this);
   }
 
-  /** `get(epochRecord)` for every epoch, undefined as null. */
+  /**
+   * `get(epochRecord)` for every epoch, undefined as null; undefined for the
+   * partial epochs of a large run (not loaded: drawn through, not as a gap).
+   */
   series(get) {
     return this.epochs.epochs.map((e) => {
+      if (e.partial) return undefined;
       const v = get(e);
       return v === undefined ? null : v;
     });
+  }
+
+  /**
+   * Make epoch `i` complete: a large run's `/epochs` holds the per-layer
+   * statistics of a sample of its epochs only (`partial` records for the
+   * rest); the shown one is fetched whole (`/epoch`) and kept.
+   */
+  async ensureEpoch(i) {
+    const epochs = this.epochs;
+    const e = epochs && epochs.epochs[i];
+    if (!e || !e.partial) return;
+    const key = `${this.run}\u0000${e.step}`;
+    let load = this.epochLoads.get(key);
+    if (!load) {
+      load = this.api.epoch(this.run, e.step);
+      load.catch(() => this.epochLoads.delete(key)); // try again next time
+      this.epochLoads.set(key, load);
+      if (this.epochLoads.size > 128) this.epochLoads.delete(this.epochLoads.keys().next().value);
+    }
+    const full = await load;
+    if (epochs.epochs[i] === e) epochs.epochs[i] = Object.assign({}, full, { fetched: true });
   }
 
   // ---------------------------------------------------------------- probes
@@ -262,6 +288,7 @@ export class FlowApp {
       let a = Infinity;
       let b = -Infinity;
       for (const e of this.epochs.epochs) {
+        if (e.fetched) continue; // the same range whichever epochs were shown
         const s = (e.layers || {})[layer];
         if (s && s.min !== null) a = Math.min(a, s.min);
         if (s && s.max !== null) b = Math.max(b, s.max);
@@ -288,6 +315,17 @@ export class FlowApp {
     const cause = this.stepStarted ? "step" : "view";
     const started = this.stepStarted || performance.now();
     this.stepStarted = null;
+    if (this.epoch().partial) {
+      try {
+        await this.ensureEpoch(this.idx);
+      } catch (e) {
+        if (token !== this.token) return;
+        this.setState("error");
+        this.showError(e);
+        return;
+      }
+      if (token !== this.token) return;
+    }
     updateEpochTexts(this);
     updateProbeStrip(this);
     this.updateNonfiniteBanner();
@@ -334,6 +372,7 @@ export class FlowApp {
       for (const d of around) {
         const s = steps[this.idx + d];
         if (s === undefined) continue;
+        this.ensureEpoch(this.idx + d).catch(() => {});
         if (this.mode === "filters") {
           if (this.filterLayer) this.api.kernels(run, s, this.filterLayer).catch(() => {});
         } else {

@@ -242,6 +242,7 @@ export function drawSparkline(canvas, values, current, width = 140, height = 28,
   ctx.beginPath();
   let started = false;
   values.forEach((v, i) => {
+    if (v === undefined) return; // not loaded (a partial epoch of a large run): the line goes on
     if (v === null || !Number.isFinite(v)) {
       started = false;
       return;

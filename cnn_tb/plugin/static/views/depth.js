@@ -10,12 +10,12 @@ import { DEPTH_STATS, statSelect, statText, statValue } from "./overview.js";
 
 const MAX_LINES = 40; // epochs drawn as lines; more are sampled evenly (the shown epoch always)
 
-/** Indices of the epochs drawn as lines: all up to MAX_LINES, else an even sample plus the shown one. */
+/** Indices of the epochs drawn as lines: all up to MAX_LINES, else an even sample plus the shown one (`current`, or null for none). */
 export function lineEpochs(n, current) {
   if (n <= MAX_LINES) return [...Array(n).keys()];
   const out = new Set();
   for (let k = 0; k < MAX_LINES; k++) out.add(Math.round((k * (n - 1)) / (MAX_LINES - 1)));
-  out.add(current);
+  if (current !== null) out.add(current);
   return [...out].sort((a, b) => a - b);
 }
 
@@ -44,7 +44,10 @@ function depthChart(app) {
   const stat = app.depthStat;
   const label = DEPTH_STATS.find(([k]) => k === stat)[1];
   const epochs = app.epochs.epochs;
-  const which = lineEpochs(epochs.length, app.idx);
+  // a large run's partial epochs have no statistics: lines for the complete ones
+  // (those /epochs sent whole, the same whichever epochs were shown) and the shown one
+  const complete = epochs.map((e, i) => (e.partial || e.fetched ? -1 : i)).filter((i) => i >= 0);
+  const which = [...new Set(lineEpochs(complete.length, null).map((k) => complete[k]).concat([app.idx]))].sort((a, b) => a - b);
   const series = which.map((e) => layers.map((l) => statValue(app, l, stat, epochs[e])));
   const finite = series.flat().filter((v) => v !== null && Number.isFinite(v));
   const log = (stat === "std" || stat === "kernel_change") && finite.some((v) => v > 0);
