@@ -217,15 +217,9 @@ export function kernelColumns(cout) {
   return Math.min(16, Math.ceil(Math.sqrt(cout * 2)));
 }
 
-/** A small trend line of `values` (nulls skipped), marking index `current`. */
+/** A small trend line of `values` (a null breaks it, an undefined is stepped over), marking index `current`. */
 export function drawSparkline(canvas, values, current, width = 140, height = 28, color = "#f57c00") {
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = width * dpr;
-  canvas.height = height * dpr;
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
-  const ctx = canvas.getContext("2d");
-  ctx.scale(dpr, dpr);
+  const ctx = hiDpi(canvas, width, height);
   ctx.clearRect(0, 0, width, height);
   const finite = values.filter((v) => v !== null && Number.isFinite(v));
   if (!finite.length) return;
@@ -293,7 +287,8 @@ export function drawUnitGrid(canvas, entry, range, cmap) {
   return { cols, rows, units: n };
 }
 
-function hiDpi(canvas, width, height) {
+/** A canvas of `width` x `height` CSS pixels at the screen's resolution; its 2-D context, in CSS pixels. */
+export function hiDpi(canvas, width, height) {
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(width * dpr);
   canvas.height = Math.round(height * dpr);

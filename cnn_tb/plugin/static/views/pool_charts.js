@@ -2,18 +2,14 @@
 // epoch), the confusion matrix, and right-vs-wrong margins by depth. Pure
 // drawing functions; canvas text is drawn with fillText (never parsed).
 
+import { hiDpi } from "../draw.js";
+
 const FONT = '11px Roboto, "Helvetica Neue", Arial, sans-serif';
 const GOOD = "#0f9d58";
 const BAD = "#db4437";
 
 function setup(canvas, width, height) {
-  const ratio = window.devicePixelRatio || 1;
-  canvas.width = Math.round(width * ratio);
-  canvas.height = Math.round(height * ratio);
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  const ctx = hiDpi(canvas, width, height);
   ctx.font = FONT;
   return ctx;
 }
