@@ -131,7 +131,8 @@ def test_run_record_is_memoized_until_the_series_changes(reader, ctx):
 def test_epochs_lists_every_step_with_its_record(reader, ctx, logdir):
     info = logdir[1][RUN_A]
     data = reader.epochs_impl(ctx, EID, RUN_A)
-    assert set(data) == {"run", "steps", "epochs"}
+    assert set(data) == {"run", "steps", "epochs", "full_epochs", "sampled"}
+    assert data["full_epochs"] == len(STEPS_A) and data["sampled"] is False
     assert data["run"] == RUN_A
     assert data["steps"] == STEPS_A
     assert [e["step"] for e in data["epochs"]] == STEPS_A
