@@ -297,3 +297,121 @@ def test_one_blob_read_per_activations_request(reader, ctx, data_provider, monke
     reader.kernels_impl(ctx, EID, RUN_A, 1, layer="conv1")
     assert len(calls) == 3
     assert len(set(calls)) == 3
+
+
+# --------------------------------------------- listings, caches and warnings
+
+
+def _fresh_reader(root):
+    from tensorboard.backend.event_processing import data_provider as dp_module
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"cnn_tb": 0})
+    multiplexer.AddRunsFromDirectory(root)
+    multiplexer.Reload()
+    provider = dp_module.MultiplexerDataProvider(multiplexer, root)
+    return FlowReader(provider, downsample=0), multiplexer, provider
+
+
+@pytest.fixture
+def fresh_warnings(monkeypatch, caplog):
+    from cnn_tb.plugin import log
+
+    monkeypatch.setattr(log, "_warned", set())
+    caplog.set_level("WARNING", logger="cnn_tb.plugin")
+    return caplog
+
+
+def test_a_new_run_and_a_run_without_epochs_are_listed_at_once(tmp_path, ctx):
+    root = str(tmp_path)
+    fixture_writer.write_run(os.path.join(root, "a", "cnn_tb"), steps=(-1, 0))
+    reader, multiplexer, _ = _fresh_reader(root)
+    assert [r["run"] for r in reader.runs_impl(ctx, EID)] == ["a/cnn_tb"]
+    # a run that has started: its run record is written, no epoch is complete yet
+    fixture_writer.write_run(os.path.join(root, "b", "cnn_tb"), steps=(-1,), skip_epoch_for=(-1,))
+    multiplexer.AddRunsFromDirectory(root)
+    multiplexer.Reload()
+    runs = reader.runs_impl(ctx, EID)  # the listing is fresh: no wait for a cache to expire
+    assert [r["run"] for r in runs] == ["a/cnn_tb", "b/cnn_tb"]
+    assert runs[1] == {"run": "b/cnn_tb", "has_model": True, "last_step": None, "last_wall_time": None}
+    assert runs[0]["last_step"] == 0 and runs[0]["last_wall_time"] > 0
+
+
+def test_a_rewritten_run_record_is_served_at_once(tmp_path, ctx):
+    root = str(tmp_path)
+    run_dir = os.path.join(root, "a", "cnn_tb")
+    fixture_writer.write_run(run_dir, steps=(-1, 0))
+    reader, multiplexer, _ = _fresh_reader(root)
+    assert reader.run_impl(ctx, EID, "a/cnn_tb")["probes"]["class_names"] == ["circle", "square", "triangle"]
+    # the writer writes the run record again (e.g. new feature-visualization settings)
+    fixture_writer.write_run(run_dir, steps=(1,), class_names=["x", "y", "z"])
+    multiplexer.Reload()
+    got = reader.run_impl(ctx, EID, "a/cnn_tb")
+    assert got["probes"]["class_names"] == ["x", "y", "z"] and got["run_step"] == 1
+
+
+def test_a_structure_that_cannot_be_computed_is_flat_with_one_warning(tmp_path, ctx, monkeypatch, fresh_warnings):
+    from cnn_tb.plugin import structure
+
+    def broken(*args, **kwargs):
+        raise ValueError("odd record")
+
+    root = str(tmp_path)
+    for name in ("a", "b"):
+        fixture_writer.write_run(os.path.join(root, name, "cnn_tb"), steps=(-1, 0))
+    monkeypatch.setattr(structure, "block_structure", broken)
+    reader, _, _ = _fresh_reader(root)
+    for run in ("a/cnn_tb", "b/cnn_tb"):
+        got = reader.run_impl(ctx, EID, run)
+        assert got["blocks"] == structure.flat_structure(len(got["layers"])) and len(got["layers"]) == 7
+    messages = [r.getMessage() for r in fresh_warnings.records]
+    assert messages == ["cnn_tb: no block structure for run 'a/cnn_tb' (ValueError: odd record)",
+                        "cnn_tb: no block structure for run 'b/cnn_tb' (ValueError: odd record)"]
+
+
+def test_blocks_are_the_structure_of_the_record(ctx, tmp_path):
+    from cnn_tb.plugin import structure
+
+    root = str(tmp_path)
+    fixture_writer.write_run(os.path.join(root, "deep", "cnn_tb"), steps=(0,), layers=fixture_writer.chain_layers(40))
+    reader, _, _ = _fresh_reader(root)
+    got = reader.run_impl(ctx, EID, "deep/cnn_tb")
+    assert got["blocks"] == structure.block_structure(got["layers"], got["model_name"], got["output_layer"])
+    assert got["blocks"]["flat"] is False and len(got["blocks"]["top"]) <= structure.MAX_TOP
+
+
+def test_probe_images_are_read_once_and_bad_ones_warn_once_per_run(tmp_path, ctx, monkeypatch, fresh_warnings):
+    import tensorflow as tf
+
+    root = str(tmp_path)
+    good = fixture_writer.write_run(os.path.join(root, "good", "cnn_tb"), steps=(0,), n_probes=2)
+    for name in ("bad1", "bad2"):
+        fixture_writer.write_run(os.path.join(root, name, "cnn_tb"), steps=(0,), n_probes=2,
+                                 probe_images=[b"GIF89a not a png", b"\x89PNG\r\n\x1a\n"])
+    writer = tf.summary.create_file_writer(os.path.join(root, "noprobes", "cnn_tb"))  # a run record only
+    with writer.as_default():
+        rec = fixture_writer.run_record([fixture_writer._complete_layer(l) for l in fixture_writer.default_layers()],
+                                        2, ["a", "b", "c"], [0, 1])
+        tf.summary.write(tags.RUN_TAG, tf.constant(records.encode_json(rec)), step=0,
+                         metadata=tags.create_summary_metadata(tags.RUN_TAG))
+    writer.close()
+    reader, _, provider = _fresh_reader(root)
+    calls = []
+    original = provider.read_blob
+    monkeypatch.setattr(provider, "read_blob", lambda ctx=None, *, blob_key: calls.append(blob_key) or original(ctx, blob_key=blob_key))
+    first = reader.probe_impl(ctx, EID, "good/cnn_tb", 1)
+    assert first.startswith(PNG_MAGIC) and len(calls) == 1
+    assert reader.probe_impl(ctx, EID, "good/cnn_tb", 1) == first and len(calls) == 1  # cached
+    assert reader.probe_impl(ctx, EID, "good/cnn_tb", 0) != first and len(calls) == 2
+    for run in ("bad1/cnn_tb", "bad2/cnn_tb", "bad1/cnn_tb"):
+        with pytest.raises(errors.NotFoundError, match=f"probe 0 of run '{run}' is not a PNG image"):
+            reader.probe_impl(ctx, EID, run, 0)
+    assert [r.getMessage() for r in fresh_warnings.records] == [
+        "cnn_tb: probe image(s) of run 'bad1/cnn_tb' are not PNG data",
+        "cnn_tb: probe image(s) of run 'bad2/cnn_tb' are not PNG data",
+    ]
+    assert reader.probe_impl(ctx, EID, "bad1/cnn_tb", 1) == b"\x89PNG\r\n\x1a\n"  # the good one is served
+    with pytest.raises(errors.NotFoundError) as info:
+        reader.probe_impl(ctx, EID, "noprobes/cnn_tb", 0)
+    assert str(info.value) == "Not found: run 'noprobes/cnn_tb' has no probe images"
+    assert good["n_probes"] == 2

@@ -129,7 +129,7 @@ def kernel_pack(layers, step, rng):
 
 
 def epoch_record(layers, step, n_probes, n_classes, labels, rng, version=tags.FORMAT_VERSION,
-                 nonfinite=False):
+                 nonfinite=False, histograms=True):
     probs = rng.random((n_probes, n_classes))
     probs = probs / probs.sum(axis=1, keepdims=True)
     preds = records.predictions(probs, np.argmax(probs, axis=1), labels, top_k=3)
@@ -145,7 +145,7 @@ def epoch_record(layers, step, n_probes, n_classes, labels, rng, version=tags.FO
         kernel_change={l["name"]: (None if step < 0 else 0.1 / (step + 1)) for l in layers if l.get("is_conv")},
         predictions=preds, nonfinite=nonfinite, nonfinite_weights=[],
         histograms={l["name"]: [-1.0, 1.0 + step] + rng.integers(0, 50, 30).tolist()
-                    for l in layers if l["logged"] and l["kind"] in ("map", "vector")},
+                    for l in layers if histograms and l["logged"] and l["kind"] in ("map", "vector")},
     )
     rec["version"] = version
     return rec
@@ -155,7 +155,7 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
               layers=None, seed=0, epoch_version=tags.FORMAT_VERSION,
               run_version=tags.FORMAT_VERSION, content_version=None,
               skip_epoch_for=(), nonfinite_steps=(), corrupt_activation_steps=(), truncated=(),
-              probe_images=None, pack_files=False, index_override=None):
+              probe_images=None, pack_files=False, index_override=None, histograms=True):
     """Write a synthetic cnn_tb run into ``run_dir`` (a TensorBoard run directory).
 
     ``skip_epoch_for``: steps whose activations are written but not their
@@ -166,7 +166,8 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
     ``pack_files``: write the packs into pack files with ``cnn_tb/packs``
     index records (format 2) instead of blob sequences (format 1);
     ``index_override``: ``{step: fields}`` replacing fields of that step's
-    index record (hostile paths, wrong spans).
+    index record (hostile paths, wrong spans). ``histograms=False``: epoch
+    records without histograms (as runs written before they held them).
     """
     import tensorflow as tf
 
@@ -228,7 +229,7 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
             if step in skip_epoch_for:
                 continue
             rec = epoch_record(layers, step, n_probes, n_classes, labels, rng, version=epoch_version,
-                               nonfinite=step in nonfinite_steps)
+                               nonfinite=step in nonfinite_steps, histograms=histograms)
             tf.summary.write(tags.EPOCH_TAG, tf.constant(cut(tags.EPOCH_TAG, step, records.encode_json(rec))),
                              step=step, metadata=md(tags.EPOCH_TAG))
         writer.flush()
