@@ -415,3 +415,25 @@ def test_probe_images_are_read_once_and_bad_ones_warn_once_per_run(tmp_path, ctx
         reader.probe_impl(ctx, EID, "noprobes/cnn_tb", 0)
     assert str(info.value) == "Not found: run 'noprobes/cnn_tb' has no probe images"
     assert good["n_probes"] == 2
+
+
+def test_new_epochs_are_served_at_once_and_the_payload_is_compact_json(tmp_path, ctx):
+    root = str(tmp_path)
+    run_dir = os.path.join(root, "a", "cnn_tb")
+    fixture_writer.write_run(run_dir, steps=(-1, 0))
+    reader, multiplexer, _ = _fresh_reader(root)
+    assert reader.epochs_impl(ctx, EID, "a/cnn_tb")["steps"] == [-1, 0]
+    fixture_writer.write_run(run_dir, steps=(1,))
+    multiplexer.Reload()
+    got = reader.epochs_impl(ctx, EID, "a/cnn_tb")
+    assert got["steps"] == [-1, 0, 1] and got["full_epochs"] == 3
+    assert reader.epoch_impl(ctx, EID, "a/cnn_tb", 1) == got["epochs"][2]
+    raw = gzip.decompress(reader.epochs_gzip_impl(ctx, EID, "a/cnn_tb"))
+    assert raw == json.dumps(got, separators=(",", ":"), allow_nan=False).encode()
+    assert gzip.compress(raw, compresslevel=5, mtime=0) == reader.epochs_gzip_impl(ctx, EID, "a/cnn_tb")
+    # another run's epochs are its own
+    fixture_writer.write_run(os.path.join(root, "b", "cnn_tb"), steps=(7,))
+    multiplexer.AddRunsFromDirectory(root)
+    multiplexer.Reload()
+    assert reader.epochs_impl(ctx, EID, "b/cnn_tb")["steps"] == [7]
+    assert reader.epochs_impl(ctx, EID, "a/cnn_tb")["steps"] == [-1, 0, 1]
