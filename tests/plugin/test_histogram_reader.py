@@ -43,9 +43,12 @@ def _write_dashboard_histograms(run_dir, by_step):
 OLD_HISTOGRAMS = {
     0: {"conv1": np.array([[0.0, 0.5, 3.0], [0.5, 1.0, 7.0]]),
         "conv2": np.array([[0.0, 1.0, 2.0], [1.0, np.nan, 4.0], [1.0, 2.0, -1.0], [2.0, 3.0, 5.0]]),  # 2 bad rows
-        "add": np.array([[0.0, 1.0], [1.0, 2.0]])},  # not [k, 3]: unreadable
+        "add": np.array([[0.0, 1.0], [1.0, 2.0]]),  # not [k, 3]: unreadable
+        "pool": np.stack([np.arange(10_000.0), np.arange(10_000.0) + 1, np.ones(10_000)], axis=1)},  # the most rows
     1: {"conv1": np.array([[-1.0, 0.0, 1.0], [0.0, 2.5, 9.0], [2.5, 5.0, 0.0]]),
-        "conv2": np.array([[np.inf, 1.0, 1.0]])},  # no usable row
+        "conv2": np.array([[np.inf, 1.0, 1.0]]),  # no usable row
+        "add": np.array([[0.0, 1.0, 4.0]]),  # one row: a histogram all the same
+        "pool": np.stack([np.arange(10_001.0), np.arange(10_001.0) + 1, np.ones(10_001)], axis=1)},  # too many
 }
 
 
@@ -82,7 +85,9 @@ def _expected_from_records(root, layer):
 @pytest.mark.parametrize("layer", ["conv1", "dense", "flatten"])
 def test_histograms_come_from_the_epoch_records(logdir, layer):
     root, _ = logdir
-    status, data = _get(make_client(root), NEW, layer)
+    client = make_client(root)
+    assert b", " not in client.get(url("histograms", run=NEW, layer=layer)).data  # compact JSON
+    status, data = _get(client, NEW, layer)
     assert status == 200
     want = _expected_from_records(root, layer)
     assert data == {"run": NEW, "layer": layer, "tag": tags.EPOCH_TAG, "steps": list(STEPS), "histograms": want}
@@ -118,14 +123,18 @@ def test_unknown_layers_and_layers_without_histograms_are_404(logdir):
     assert status == 404 and "unknown run" in text
 
 
-def test_older_runs_fall_back_to_the_dashboard_tags(logdir):
+def test_older_runs_fall_back_to_the_dashboard_tags(logdir, monkeypatch, caplog):
+    from cnn_tb.plugin import log
+
+    monkeypatch.setattr(log, "_warned", set())
+    caplog.set_level("WARNING", logger="cnn_tb.plugin")
     root, _ = logdir
     client = make_client(root)
     from tensorboard.backend.event_processing import event_accumulator
 
     acc = event_accumulator.EventAccumulator(os.path.join(root, OLD), size_guidance={"tensors": 0})
     acc.Reload()
-    for layer in ("conv1", "conv2"):
+    for layer in ("conv1", "conv2", "add", "pool"):
         status, data = _get(client, OLD, layer)
         assert status == 200 and data["tag"] == _dashboard_tag(layer) and data["run"] == OLD and data["layer"] == layer
         wall = {e.step: e.wall_time for e in acc.Tensors(_dashboard_tag(layer))}
@@ -134,16 +143,35 @@ def test_older_runs_fall_back_to_the_dashboard_tags(logdir):
             arr = OLD_HISTOGRAMS[step].get(layer)
             if arr is None:
                 continue
+            if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) > 10_000:
+                continue
             rows = arr[np.isfinite(arr).all(axis=1) & (arr[:, 2] >= 0)]
             if len(rows):
                 want.append({"step": step, "wall_time": wall[step], "buckets": [[f7(v) for v in r] for r in rows]})
         assert data["histograms"] == want and data["steps"] == [h["step"] for h in want]
     assert [h["step"] for h in _get(client, OLD, "conv2")[1]["histograms"]] == [0]  # step 1 had no usable row
-    # a tensor that is not [k, 3] is skipped: nothing readable is left
-    status, data = _get(client, OLD, "add")
-    assert status == 200 and data["histograms"] == [] and data["steps"] == []
+    # a tensor that is not [k, 3] (step 0) or has too many rows (step 1) is skipped; the rest is served
+    assert _get(client, OLD, "add")[1]["steps"] == [1] and _get(client, OLD, "pool")[1]["steps"] == [0]
+    assert len(_get(client, OLD, "pool")[1]["histograms"][0]["buckets"]) == 10_000
+    messages = sorted(r.getMessage() for r in caplog.records)
+    assert messages == [f"cnn_tb: skipping unreadable histogram(s) {_dashboard_tag(l)} of run '{OLD}'"
+                        for l in ("add", "conv2", "pool")]  # one warning per run and tag, however many steps
     status, text = _get(client, OLD, "dense")  # neither records nor dashboard tags
-    assert status == 404 and "has no activation histograms" in text
+    assert (status, text) == (404, f"Not found: layer 'dense' of run '{OLD}' has no activation histograms "
+                                   "(they are written for logged layers unless histograms=False)")
+    raw = client.get(url("histograms", run=OLD, layer="conv1")).data
+    assert b", " not in raw and b": " not in raw  # compact JSON
+
+
+def test_dashboard_histograms_are_read_once_per_version(logdir, monkeypatch):
+    root, _ = logdir
+    client = make_client(root)
+    reader = client.plugin.reader
+    calls = []
+    original = reader._histogram_data
+    monkeypatch.setattr(reader, "_histogram_data", lambda *a: calls.append(a[3]) or original(*a))
+    first = _get(client, OLD, "conv1")
+    assert _get(client, OLD, "conv1") == first and calls == [_dashboard_tag("conv1")]
 
 
 def test_new_steps_show_at_once(tmp_path):

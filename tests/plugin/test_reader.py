@@ -337,6 +337,21 @@ def test_a_new_run_and_a_run_without_epochs_are_listed_at_once(tmp_path, ctx):
     assert runs[0]["last_step"] == 0 and runs[0]["last_wall_time"] > 0
 
 
+def test_records_are_decoded_once_per_version(tmp_path, ctx, monkeypatch):
+    root = str(tmp_path)
+    fixture_writer.write_run(os.path.join(root, "a", "cnn_tb"), steps=(-1, 0))
+    reader, _, _ = _fresh_reader(root)
+    calls = []
+    original = reader._decoded_records
+    monkeypatch.setattr(reader, "_decoded_records", lambda *a, **k: calls.append(a[3]) or original(*a, **k))
+    first = reader.run_impl(ctx, EID, "a/cnn_tb")
+    assert reader.run_impl(ctx, EID, "a/cnn_tb") == first and calls == [tags.RUN_TAG]
+    h = reader.histograms_impl(ctx, EID, "a/cnn_tb", "conv1")
+    assert reader.histograms_impl(ctx, EID, "a/cnn_tb", "conv1") == h and calls == [tags.RUN_TAG, tags.EPOCH_TAG]
+    reader.histograms_impl(ctx, EID, "a/cnn_tb", "conv2")
+    assert calls == [tags.RUN_TAG, tags.EPOCH_TAG, tags.EPOCH_TAG]  # another layer: its own answer
+
+
 def test_a_rewritten_run_record_is_served_at_once(tmp_path, ctx):
     root = str(tmp_path)
     run_dir = os.path.join(root, "a", "cnn_tb")
@@ -370,14 +385,24 @@ def test_a_structure_that_cannot_be_computed_is_flat_with_one_warning(tmp_path, 
 
 
 def test_blocks_are_the_structure_of_the_record(ctx, tmp_path):
+    """The record's model name (stripped from layer names) and output layer shape the blocks."""
     from cnn_tb.plugin import structure
 
+    layers = fixture_writer.chain_layers(40)
+    for i, layer in enumerate(layers[1:41]):  # names that start with the model's name, as ConvNeXt's
+        layer["name"] = f"fixture_net_stage_{i // 10 + 1}_block_{i % 10 + 1}_conv"
+    for layer, before in zip(layers[1:], layers[:-1]):
+        layer["inbound"] = [before["name"]]
     root = str(tmp_path)
-    fixture_writer.write_run(os.path.join(root, "deep", "cnn_tb"), steps=(0,), layers=fixture_writer.chain_layers(40))
+    fixture_writer.write_run(os.path.join(root, "deep", "cnn_tb"), steps=(0,), layers=layers,
+                             output_layer=layers[25]["name"])
     reader, _, _ = _fresh_reader(root)
     got = reader.run_impl(ctx, EID, "deep/cnn_tb")
-    assert got["blocks"] == structure.block_structure(got["layers"], got["model_name"], got["output_layer"])
-    assert got["blocks"]["flat"] is False and len(got["blocks"]["top"]) <= structure.MAX_TOP
+    assert got["model_name"] == "fixture_net" and got["output_layer"] == layers[25]["name"]
+    want = structure.block_structure(got["layers"], "fixture_net", layers[25]["name"])
+    assert got["blocks"] == want and want["flat"] is False and len(want["top"]) <= structure.MAX_TOP
+    assert want != structure.block_structure(got["layers"], None, layers[25]["name"])
+    assert want != structure.block_structure(got["layers"], "fixture_net", None)
 
 
 def test_probe_images_are_read_once_and_bad_ones_warn_once_per_run(tmp_path, ctx, monkeypatch, fresh_warnings):
@@ -414,6 +439,7 @@ def test_probe_images_are_read_once_and_bad_ones_warn_once_per_run(tmp_path, ctx
     with pytest.raises(errors.NotFoundError) as info:
         reader.probe_impl(ctx, EID, "noprobes/cnn_tb", 0)
     assert str(info.value) == "Not found: run 'noprobes/cnn_tb' has no probe images"
+    assert reader.run_impl(ctx, EID, "noprobes/cnn_tb")["probe_images"] == 0
     assert good["n_probes"] == 2
 
 

@@ -68,12 +68,12 @@ def _complete_layer(layer):
     return records.layer_entry(**out)
 
 
-def run_record(layers, n_probes, class_names, labels, version=tags.FORMAT_VERSION):
+def run_record(layers, n_probes, class_names, labels, version=tags.FORMAT_VERSION, output_layer=None):
     rec = records.build_run_record(
         model_name="fixture_net",
         input_shape=layers[0]["output_shape"],
         layers=[_complete_layer(l) for l in layers],
-        output_layer=layers[-1]["name"],
+        output_layer=output_layer or layers[-1]["name"],
         output_kind="softmax",
         gradcam_layers=[l["name"] for l in layers if l.get("is_conv")],
         probes=records.probes_entry(count=n_probes, labels=labels, class_names=class_names,
@@ -155,7 +155,7 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
               layers=None, seed=0, epoch_version=tags.FORMAT_VERSION,
               run_version=tags.FORMAT_VERSION, content_version=None,
               skip_epoch_for=(), nonfinite_steps=(), corrupt_activation_steps=(), truncated=(),
-              probe_images=None, pack_files=False, index_override=None, histograms=True):
+              probe_images=None, pack_files=False, index_override=None, histograms=True, output_layer=None):
     """Write a synthetic cnn_tb run into ``run_dir`` (a TensorBoard run directory).
 
     ``skip_epoch_for``: steps whose activations are written but not their
@@ -193,7 +193,8 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
     with writer.as_default():
         first = steps[0]
         tf.summary.write(tags.RUN_TAG, tf.constant(cut(tags.RUN_TAG, first, records.encode_json(
-            run_record(layers, n_probes, class_names, labels, version=run_version)))), step=first,
+            run_record(layers, n_probes, class_names, labels, version=run_version,
+                       output_layer=output_layer)))), step=first,
             metadata=md(tags.RUN_TAG))
         images = []
         for i in range(n_probes):
