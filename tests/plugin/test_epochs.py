@@ -34,6 +34,11 @@ def even_sample(n, k):
     (1000, 14, 12_000, 40, even_sample(1000, 857)),   # the seed CNN
     (857, 14, 12_000, 40, list(range(857))),
     (1000, 600, 12_000, 40, even_sample(1000, 40)),   # 500 layers: the minimum
+    (1, 8, 0, 1, [0]),                      # one epoch, no budget: still served
+    (40, 1, 40, 2, list(range(40))),        # one entry an epoch
+    (100, 1, 40, 2, even_sample(100, 40)),
+    (100, 0, 40, 2, even_sample(100, 40)),  # no layer entries at all: counted as one
+    (10, 8, 16, 2, [0, 9]),                 # room for two: the first and the last
 ])
 def test_full_indices_spread_evenly_within_the_budget(n, per_epoch, budget, minimum, want):
     got = epochs_lib.full_indices(n, per_epoch, budget, minimum)
@@ -55,6 +60,20 @@ def test_partial_keeps_the_light_fields_only():
         k: rec[k] for k in ("step", "epochs_completed", "wall_time", "logs", "nonfinite")}
     assert rec["layers"] and all(p["probs"] for p in rec["predictions"])  # the input is not changed
     assert epochs_lib.entries(rec) == 6 + 2
+
+
+def test_served_keeps_the_sampled_epochs_whole_and_the_rest_light():
+    rng = np.random.default_rng(1)
+    layers = [fixture_writer._complete_layer(l) for l in fixture_writer.default_layers()]
+    recs = [records.parse_epoch_record(fixture_writer.epoch_record(layers, s, 2, 3, [0, 1], rng), s) for s in range(12)]
+    got, full = epochs_lib.served(recs, budget=8 * 3, minimum=2)
+    keep = even_sample(12, 3)
+    assert full == 3 and [i for i, e in enumerate(got) if not e.get("partial")] == keep
+    assert all(got[i] is recs[i] for i in keep)
+    assert all(got[i] == epochs_lib.partial(recs[i]) for i in range(12) if i not in keep)
+    got, full = epochs_lib.served(recs, budget=8 * 3, minimum=5)  # the minimum is the caller's
+    assert full == 5 and [i for i, e in enumerate(got) if not e.get("partial")] == even_sample(12, 5)
+    assert epochs_lib.served([], budget=10) == ([], 0)
 
 
 @pytest.fixture(scope="module")

@@ -335,6 +335,8 @@ def test_a_new_run_and_a_run_without_epochs_are_listed_at_once(tmp_path, ctx):
     assert [r["run"] for r in runs] == ["a/cnn_tb", "b/cnn_tb"]
     assert runs[1] == {"run": "b/cnn_tb", "has_model": True, "last_step": None, "last_wall_time": None}
     assert runs[0]["last_step"] == 0 and runs[0]["last_wall_time"] > 0
+    assert reader.epochs_impl(ctx, EID, "b/cnn_tb") == {"run": "b/cnn_tb", "steps": [], "epochs": [],
+                                                        "full_epochs": 0, "sampled": False}
 
 
 def test_records_are_decoded_once_per_version(tmp_path, ctx, monkeypatch):
@@ -457,6 +459,15 @@ def test_new_epochs_are_served_at_once_and_the_payload_is_compact_json(tmp_path,
     raw = gzip.decompress(reader.epochs_gzip_impl(ctx, EID, "a/cnn_tb"))
     assert raw == json.dumps(got, separators=(",", ":"), allow_nan=False).encode()
     assert gzip.compress(raw, compresslevel=5, mtime=0) == reader.epochs_gzip_impl(ctx, EID, "a/cnn_tb")
+    # answers are built once per version of the epoch series, and /histograms keeps its own parse
+    calls = []
+    original = reader._decoded_records
+    reader._decoded_records = lambda *a, **k: calls.append(a[3]) or original(*a, **k)
+    assert reader.epochs_impl(ctx, EID, "a/cnn_tb") == got and calls == []
+    h = json.loads(reader.histograms_impl(ctx, EID, "a/cnn_tb", "conv1"))
+    assert h["steps"] == [-1, 0, 1] and len(h["histograms"][0]["buckets"]) == 30
+    assert calls.count(tags.EPOCH_TAG) == 1  # (the run record written again at step 1 is read too)
+    del reader._decoded_records
     # another run's epochs are its own
     fixture_writer.write_run(os.path.join(root, "b", "cnn_tb"), steps=(7,))
     multiplexer.AddRunsFromDirectory(root)
