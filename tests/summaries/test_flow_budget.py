@@ -120,3 +120,92 @@ def test_avg_pool_pools_two_axes_from_first_axis_with_edge_padding():
     first = keras.ops.convert_to_numpy(reduce.avg_pool(keras.ops.convert_to_tensor(x[0]), 2, first_axis=0))
     np.testing.assert_allclose(first, out[0])
     assert reduce.avg_pool(t, 1) is t
+
+
+def _reference_plan(infos, budget, max_channels=32, max_units=1024, gradcam=()):
+    """plan_budget's documented rule (the module docstring), written again: start at
+    ``max_channels`` / ``max_units`` with the summary maps pooled to SUMMARY_SIZE a side;
+    while over budget the biggest array that can shrink (ties: the larger name, then part)
+    gives way by one step."""
+    ceil = lambda n, p: -(-n // p)  # noqa: E731
+    plan, geo = {}, {}
+    for i in infos:
+        if i.kind == MAP:
+            h, w, c = i.output_shape
+            sp = 1
+            while max(ceil(h, sp), ceil(w, sp)) > flow_budget.SUMMARY_SIZE:
+                sp *= 2
+            plan[i.name] = {"channels": min(c, max_channels), "pool": 1, "summary_pool": sp}
+            geo[i.name] = (h, w, 4 if i.name in gradcam else 2)
+        elif i.kind == VECTOR:
+            plan[i.name] = {"units": min(i.output_shape[0], max_units)}
+
+    def parts(name):
+        p = plan[name]
+        if "units" in p:
+            return {"vector": p["units"]}
+        h, w, n = geo[name]
+        return {"maps": ceil(h, p["pool"]) * ceil(w, p["pool"]) * p["channels"],
+                "summary": n * ceil(h, p["summary_pool"]) * ceil(w, p["summary_pool"])}
+
+    def step(name, part):
+        p = plan[name]
+        if part == "vector":
+            if p["units"] <= 16:
+                return False
+            p["units"] = max(16, p["units"] // 2)
+            return True
+        h, w, _ = geo[name]
+        if part == "summary":
+            if min(ceil(h, p["summary_pool"]), ceil(w, p["summary_pool"])) <= 4:
+                return False
+            p["summary_pool"] *= 2
+            return True
+        if p["channels"] > flow_budget.MIN_CHANNELS:
+            p["channels"] = max(flow_budget.MIN_CHANNELS, p["channels"] // 2)
+        elif p["channels"] and min(ceil(h, p["pool"]), ceil(w, p["pool"])) > 4:
+            p["pool"] *= 2
+        elif p["channels"]:
+            p["channels"] //= 2
+        else:
+            return False
+        return True
+
+    stuck = set()
+    while sum(sum(parts(n).values()) for n in plan) > budget:
+        candidates = [(size, name, part) for name in plan for part, size in parts(name).items()
+                      if size and (name, part) not in stuck]
+        if not candidates:
+            return None
+        _, name, part = max(candidates)
+        if not step(name, part):
+            stuck.add((name, part))
+    return plan
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_plans_equal_the_documented_rule(seed):
+    rng = np.random.default_rng(seed)
+    infos = []
+    for k in range(int(rng.integers(1, 30))):
+        if rng.random() < 0.25:
+            infos.append(_info(f"v{k}", (int(rng.integers(1, 3000)),), VECTOR))
+        else:
+            side = int(rng.choice([3, 4, 5, 7, 8, 9, 16, 31, 64, 65, 130, 224]))
+            infos.append(_info(f"m{k}", (side, int(rng.choice([side, side + 1])), int(rng.integers(1, 200))), MAP))
+    gradcam = tuple(i.name for i in infos if i.kind == MAP and rng.random() < 0.5)
+    budget = int(rng.choice([4096, 16384, 65536, 1 << 20]))
+    max_channels = int(rng.choice([32, 64, 128]))
+    want = _reference_plan(infos, budget, max_channels=max_channels, gradcam=gradcam)
+    if want is None:
+        with pytest.raises(flow_budget.BudgetError):
+            flow_budget.plan_budget(infos, budget, max_channels=max_channels, gradcam_layers=gradcam)
+        return
+    got = flow_budget.plan_budget(infos, budget, max_channels=max_channels, gradcam_layers=gradcam)
+    assert got == want
+    assert all(type(v) is int for p in got.values() for v in p.values())
+
+
+def test_the_default_limits_are_32_channels_and_1024_units():
+    plan = flow_budget.plan_budget([_info("m", (4, 4, 64), MAP), _info("v", (4096,), VECTOR)], 1 << 30)
+    assert plan == {"m": {"channels": 32, "pool": 1, "summary_pool": 1}, "v": {"units": 1024}}
