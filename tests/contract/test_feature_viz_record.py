@@ -75,3 +75,31 @@ def test_feature_viz_record_refuses_paths_that_leave_the_run(path):
         feature_viz_record.parse_feature_viz_record(raw, 4)
     with pytest.raises(FormatError, match="not a JSON object"):
         feature_viz_record.parse_feature_viz_record([raw], 4)
+
+
+def test_build_errors_name_the_record_part():
+    with pytest.raises(TypeError, match="^feature visualization layer: unknown fields"):
+        feature_viz_record.feature_viz_layer(name="x", channels=[0], image_shape=[2, 2, 1], span=[0, 1], objective=[0.1], z=1)
+    with pytest.raises(TypeError, match="^feature visualization cost: unknown fields"):
+        feature_viz_record.feature_viz_cost(share=0.1, spent_seconds=1, train_seconds=1, max_share=None, z=1)
+    with pytest.raises(TypeError, match="^feature visualization record: unknown fields"):
+        feature_viz_record.build_feature_viz_record(**dict(sample_feature_viz(), z=1))
+
+
+@pytest.mark.parametrize("shape, kept", [([1, 32, 3], True), ([0, 32, 3], False), (["a", 32, 3], False),
+                                         ([32, 32, 1], True)])
+def test_tile_shapes_need_positive_sides(shape, kept):
+    raw = json.loads(json.dumps(sample_feature_viz()))
+    raw["layers"][0]["image_shape"] = shape
+    got = feature_viz_record.parse_feature_viz_record(raw, 4)
+    assert [l["name"] for l in got["layers"]] == (["conv1"] if kept else [])
+
+
+def test_a_bad_layer_does_not_hide_the_ones_after_it():
+    raw = json.loads(json.dumps(sample_feature_viz()))
+    good = raw["layers"][0]
+    raw["layers"] = [7, dict(good, name=3), dict(good, name="bad", span=None), good, dict(good, name="conv2")]
+    got = feature_viz_record.parse_feature_viz_record(raw, 4)
+    assert [l["name"] for l in got["layers"]] == ["conv1", "conv2"]
+    del raw["layers"]
+    assert feature_viz_record.parse_feature_viz_record(raw, 4)["layers"] == []

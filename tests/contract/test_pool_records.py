@@ -84,3 +84,12 @@ def test_unusable_pool_run_records_are_format_errors(bad):
 def test_pool_record_must_be_an_object():
     with pytest.raises(FormatError, match="pool record of step 3 is not a JSON object"):
         pool_records.parse_pool_record([1], 3)
+
+
+def test_pool_run_record_errors_say_what_is_wrong():
+    from cnn_tb.contract.tags import FormatError
+
+    with pytest.raises(FormatError, match="^pool run record of step 2 is not a JSON object$"):
+        pool_records.parse_pool_run_record([1], 2)
+    with pytest.raises(FormatError, match="^pool run record of step 2 has no usable sprite path$"):
+        pool_records.parse_pool_run_record({"version": 2, "sprite": {"file": "../x.png"}}, 2)
