@@ -315,29 +315,12 @@ export class FlowApp {
     const cause = this.stepStarted ? "step" : "view";
     const started = this.stepStarted || performance.now();
     this.stepStarted = null;
-    if (this.epoch().partial) {
-      try {
-        await this.ensureEpoch(this.idx);
-      } catch (e) {
-        if (token !== this.token) return;
-        this.setState("error");
-        this.showError(e);
-        return;
-      }
-      if (token !== this.token) return;
-    }
+    // a large run's partial epoch is fetched whole before it is drawn
+    if (this.epoch().partial && !(await this.settled(token, this.ensureEpoch(this.idx)))) return;
     updateEpochTexts(this);
     updateProbeStrip(this);
     this.updateNonfiniteBanner();
-    try {
-      await (RENDERERS[this.mode] || renderFilters)(this, token);
-    } catch (e) {
-      if (token !== this.token) return;
-      this.setState("error");
-      this.showError(e);
-      return;
-    }
-    if (token !== this.token) return;
+    if (!(await this.settled(token, (RENDERERS[this.mode] || renderFilters)(this, token)))) return;
     this.renderCount += 1;
     this.root.dataset.step = String(this.step());
     this.root.dataset.renderCount = String(this.renderCount);
@@ -345,6 +328,23 @@ export class FlowApp {
     if (this.timings.length > 500) this.timings.shift();
     this.setState("ready");
     this.prefetch();
+  }
+
+  /**
+   * Await `work` of the render `token`: true when it finished and that render is
+   * still the latest; an error shows in the banner (error state).
+   */
+  async settled(token, work) {
+    try {
+      await work;
+    } catch (e) {
+      if (token === this.token) {
+        this.setState("error");
+        this.showError(e);
+      }
+      return false;
+    }
+    return token === this.token;
   }
 
   updateNonfiniteBanner() {
