@@ -8,6 +8,7 @@ Screenshots go to tests/artifacts/ and docs/ (flow_view.png,
 flow_view_resnet50.png, depth_chart.png, compare_view.png).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -89,8 +90,10 @@ class Ui:
         self.page = page
         self.dialogs = []
         self.errors = []
+        self.requests = []  # every URL the page asked for
         page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
 
     @property
     def frame(self):
@@ -105,6 +108,12 @@ class Ui:
                        return f.some(x => x.contentDocument && x.contentDocument.querySelector('#cnn-tb[data-state=ready], #cnn-tb[data-state=empty]')); }""",
             timeout=timeout,
         )
+
+    def wait_run(self, run):
+        """Wait until the page shows ``run``, drawn."""
+        self.frame.wait_for_function(
+            "(r) => window.cnnTbApp && window.cnnTbApp.run === r && document.querySelector('#cnn-tb').dataset.state === 'ready'",
+            arg=run)
 
     def render_count(self):
         return int(self.frame.eval_on_selector("#cnn-tb", "e => Number(e.dataset.renderCount || 0)"))
@@ -169,6 +178,26 @@ class Ui:
         self.wait_render(before)
 
 
+@contextlib.contextmanager
+def own_page(url, run):
+    """A Chromium of its own on the CNN Flow tab of the TensorBoard at ``url``, showing
+    ``run``: the :class:`Ui`. No page error may happen while it is open."""
+    exe = ci.chromium()
+    ci.require(exe is not None, "Chromium or playwright (Python)")
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        u = Ui(browser.new_page(viewport=VIEWPORT))
+        u.page.goto(url + "/#cnn_tb")
+        u.wait_ready()
+        u.wait_run(run)
+        yield u
+        assert not u.errors, u.errors
+        browser.close()
+
+
 @pytest.fixture(scope="module")
 def ui(browser, served):
     page = browser.new_page(viewport=VIEWPORT)
@@ -176,9 +205,7 @@ def ui(browser, served):
     page.goto(served["tb"].url + "/#cnn_tb")
     u.wait_ready()
     u.frame.select_option(".run-select", served["demo"])
-    u.frame.wait_for_function(
-        "(r) => window.cnnTbApp && window.cnnTbApp.run === r && document.querySelector('#cnn-tb').dataset.state === 'ready'",
-        arg=served["demo"])
+    u.wait_run(served["demo"])
     yield u
     page.close()
 

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from tests.plugin import test_browser as tbui
-from tests.support import ci, real_runs, tb_server
+from tests.support import real_runs, tb_server
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +30,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ui(served):
-    exe = ci.chromium()
-    ci.require(exe is not None, "Chromium or playwright (Python)")
-    from playwright.sync_api import sync_playwright
-
-    os.makedirs(tbui.ARTIFACTS, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=tbui.CHROMIUM_ARGS)
-        page = browser.new_page(viewport=tbui.VIEWPORT)
-        u = tbui.Ui(page)
-        page.goto(served["tb"].url + "/#cnn_tb")
-        u.wait_ready()
-        u.frame.wait_for_function(
-            "(r) => window.cnnTbApp && window.cnnTbApp.run === r && document.querySelector('#cnn-tb').dataset.state === 'ready'",
-            arg=served["run"]["run"])
+    with tbui.own_page(served["tb"].url, served["run"]["run"]) as u:
         yield u
-        assert not u.errors, u.errors
-        browser.close()
 
 
 def _index_of(ui, step):

@@ -17,7 +17,7 @@ import pytest
 
 from cnn_tb.plugin import epochs as epochs_lib
 from tests.plugin import test_browser as tbui
-from tests.support import ci, fixture_writer, tb_server
+from tests.support import fixture_writer, tb_server
 
 RUN = "deep_long/cnn_tb"
 STEPS = tuple(range(-1, 59))
@@ -37,25 +37,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ui(served):
-    exe = ci.chromium()
-    ci.require(exe is not None, "Chromium or playwright (Python)")
-    from playwright.sync_api import sync_playwright
-
-    os.makedirs(tbui.ARTIFACTS, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=tbui.CHROMIUM_ARGS)
-        page = browser.new_page(viewport=tbui.VIEWPORT)
-        u = tbui.Ui(page)
-        u.requests = []
-        page.on("request", lambda r: u.requests.append(r.url))
-        page.goto(served["tb"].url + "/#cnn_tb")
-        u.wait_ready()
-        u.frame.wait_for_function(
-            "(r) => window.cnnTbApp && window.cnnTbApp.run === r && document.querySelector('#cnn-tb').dataset.state === 'ready'",
-            arg=RUN)
+    with tbui.own_page(served["tb"].url, RUN) as u:
         yield u
-        assert not u.errors, u.errors
-        browser.close()
 
 
 def _served_epochs(served):

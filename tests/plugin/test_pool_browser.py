@@ -97,9 +97,7 @@ def ui(browser, served):
 
 def show_run(ui, run, mode=None):
     ui.frame.select_option(".run-select", run)
-    ui.frame.wait_for_function(
-        "(r) => window.cnnTbApp && window.cnnTbApp.run === r && document.querySelector('#cnn-tb').dataset.state === 'ready'",
-        arg=run)
+    ui.wait_run(run)
     if mode and ui.app("app.mode") != mode:
         ui.click(f'.mode-btn[data-mode="{mode}"]')
 

@@ -37,15 +37,22 @@ def logdir(tmp_path_factory):
     return root, info
 
 
-@pytest.fixture(scope="module")
-def data_provider(logdir):
+def _fresh_reader(root):
+    """``(FlowReader, its multiplexer, its data provider)`` over the event files of ``root``."""
     from tensorboard.backend.event_processing import data_provider as dp_module
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
     multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"cnn_tb": 0})
-    multiplexer.AddRunsFromDirectory(logdir[0])
+    multiplexer.AddRunsFromDirectory(root)
     multiplexer.Reload()
-    return dp_module.MultiplexerDataProvider(multiplexer, logdir[0])
+    provider = dp_module.MultiplexerDataProvider(multiplexer, root)
+    return FlowReader(provider, downsample=0), multiplexer, provider
+
+
+
+@pytest.fixture(scope="module")
+def data_provider(logdir):
+    return _fresh_reader(logdir[0])[2]
 
 
 @pytest.fixture
@@ -300,17 +307,6 @@ def test_one_blob_read_per_activations_request(reader, ctx, data_provider, monke
 
 
 # --------------------------------------------- listings, caches and warnings
-
-
-def _fresh_reader(root):
-    from tensorboard.backend.event_processing import data_provider as dp_module
-    from tensorboard.backend.event_processing import plugin_event_multiplexer
-
-    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"cnn_tb": 0})
-    multiplexer.AddRunsFromDirectory(root)
-    multiplexer.Reload()
-    provider = dp_module.MultiplexerDataProvider(multiplexer, root)
-    return FlowReader(provider, downsample=0), multiplexer, provider
 
 
 @pytest.fixture
