@@ -126,6 +126,8 @@ def worker(args):
 
     class Disk(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
+            if logger is not None:
+                logger.wait()  # the step is written on a background thread: count it in its own epoch
             sizes[epoch] = common.dir_bytes(log_dir)
             pl = logger.pool_logger if logger is not None else None
             if pl is not None:

@@ -1,9 +1,11 @@
-"""Timing a logged step's phases, and the one background thread pictures are made on."""
+"""Timing a logged step's phases, and the background threads a step is finished on:
+one for the steps of ``LayerLogger(background=True)``, one for pictures."""
 
 import concurrent.futures
 import time
 
 _executor = []
+_steps = []
 
 
 class Clock:
@@ -28,6 +30,30 @@ def background():
     if not _executor:
         _executor.append(concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn_tb"))
     return _executor[0]
+
+
+def steps():
+    """The thread steps are finished on (``LayerLogger(background=True)``), shared by
+    every logger in the process, started lazily. Python waits for its queued
+    steps before it exits, so a step handed to it is written even when nobody
+    calls ``close``."""
+    if not _steps:
+        _steps.append(concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnn_tb-step"))
+    return _steps[0]
+
+
+def submit(executor, fn, *args):
+    """``executor.submit(fn, *args)``; while Python exits (when no thread may start
+    work any more) ``fn`` runs here, and a finished future is returned."""
+    try:
+        return executor.submit(fn, *args)
+    except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as e:  # noqa: BLE001 - raised by future.result(), as from a thread
+            future.set_exception(e)
+        return future
 
 
 def timed(fn):

@@ -22,6 +22,7 @@ class _LayerCallback(keras.callbacks.Callback):
         self.every_n_epochs = _validate.positive_int("every_n_epochs", every_n_epochs)
         _validate.boolean("log_untrained", log_untrained)
         self.log_untrained = log_untrained
+        options.setdefault("background", True)
         self.logger = LayerLogger(log_dir, probes, kinds=self._kinds, **options)
         self._attached_to = None
         self._started = False
@@ -77,7 +78,9 @@ _COMMON_ARGS = """
             labels, an ``(images, labels)`` pair or a ``tf.data.Dataset``),
             ``pool_every_n_epochs`` (1; the last epoch always),
             ``embedding_layers`` (the layer feeding the output),
-            ``pool_examples`` (6).
+            ``pool_examples`` (6); ``background`` (``True`` here: after the
+            probes' pass the step is finished and written on a background
+            thread while the next epoch trains; ``on_train_end`` waits for it).
 
     Raises:
         ValueError / TypeError: bad arguments (here), or a model / probes that

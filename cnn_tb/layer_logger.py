@@ -4,7 +4,9 @@ One :class:`LayerLogger` owns one model, one probe set and one run directory.
 Each :meth:`LayerLogger.log` call makes ONE forward pass of the probes (and one
 backward pass when Grad-CAM is on), hands it to every requested kind of
 summary (:mod:`cnn_tb.summaries`) and writes what they return as one event,
-flushed.
+flushed. With ``background=True`` (the callbacks' default) only the pass and
+the reads of the model happen inside ``log``; the pictures, packs and the event
+are made on a background thread while training goes on.
 """
 
 import os
@@ -12,12 +14,12 @@ import time
 import warnings
 import weakref
 
-from cnn_tb import event_writer
+from cnn_tb import _timing, _validate, event_writer
 from cnn_tb._distribute import is_chief
 from cnn_tb._failures import MAX_FAILURES, FailureCounter
 from cnn_tb.context import inspect
 from cnn_tb.contract import tags
-from cnn_tb.model import selection
+from cnn_tb.model import backend, selection
 from cnn_tb.model import kernels as kernels_lib
 from cnn_tb.pool import logger as pool_lib
 from cnn_tb.probes import Probes
@@ -89,6 +91,14 @@ class LayerLogger:
             Projector. Default ``None``: the layer feeding the output layer.
         pool_examples: dataset examples (top pool images) per stored channel.
             Default 6.
+        background: ``log`` returns once the probes' pass, the kernels, the
+            feature visualizations and the pool's pass are done (what reads the
+            model); the step's statistics, pictures, packs and event are made
+            and written on a background thread while training goes on. The
+            next ``log``, :meth:`wait` and :meth:`close` wait for it; a step
+            that fails there is reported (a warning) by the next of them.
+            Default ``False`` (``log`` returns once the step is written); the
+            Keras callbacks default to ``True``.
 
     Raises:
         ValueError / TypeError: for bad arguments, naming the argument and the
@@ -124,6 +134,7 @@ class LayerLogger:
         pool_every_n_epochs=1,
         embedding_layers=None,
         pool_examples=pool_lib.DEFAULT_TOP_K,
+        background=False,
     ):
         self.log_dir, self.run_dir = _run_dir(log_dir, run_name)
         self.run_name = run_name
@@ -167,12 +178,15 @@ class LayerLogger:
         self.model = None
         self._steps = None  # the StepRunner of the attached model
         self._failures = FailureCounter("cnn_tb stops logging for this run.", limit=MAX_FAILURES)
+        self.background = _validate.boolean("background", background)
         self.last_timings = {}
+        self._pending = []  # (step, future, seconds log() took) of the steps being finished in the background
         self._last_end = None  # when the previous log() ended, and its step: the training time between
         self._last_step = None
 
     def attach(self, model):
         """Check the model and probes, and prepare the capture. Raises on bad input."""
+        self.wait()  # a step of the model attached before is finished first
         self.ctx = inspect(model, self.probes, self.layers, self.dashboard_layers, self.settings, self._kinds)
         self.ctx.run_dir, self.ctx.session = self.run_dir, event_writer.session_id()
         self.model = model
@@ -227,34 +241,94 @@ class LayerLogger:
                 at this step; ``None`` (default) follows ``pool_every_n_epochs``.
 
         Returns:
-            True when the step was written.
+            True when the step was written; with ``background=True``, when the
+            step's pass succeeded and the rest was handed to the background
+            thread (a failure there warns at the next ``log``, ``wait`` or
+            ``close``). ``last_timings`` then holds the phases of the last step
+            finished, ``log_call`` the seconds ``log`` took.
         """
         if self.model is None:
             raise RuntimeError("LayerLogger.log() called before attach(model).")
+        defer = self.background and not self._steps.compiled and not backend.distributed(self.model)
+        # A step that reads the model here waits for every step before it; one
+        # that runs wholly in the background may queue behind one still running
+        # (JAX's first step compiles for seconds, then the next one is quick).
+        self._wait(keep=1 if defer else 0)
         if self._failures.stopped or not is_chief():
             return False
         now = time.perf_counter()
         trained = (None, 0)
         if self._last_end is not None and self._last_step is not None and int(step) > self._last_step:
             trained = (now - self._last_end, int(step) - self._last_step)
+        options = dict(final=bool(final), last_step=last_step, trained=trained, steps_per_epoch=steps_per_epoch,
+                       pool=pool)
         try:
-            self.last_timings = self._steps.run(int(step), logs or {}, final=bool(final), last_step=last_step,
-                                                trained=trained, steps_per_epoch=steps_per_epoch, pool=pool)
+            if defer:
+                # Until the pass is compiled (the untrained step: JAX compiles
+                # for seconds, TensorFlow runs eagerly), the whole step runs in
+                # the background on a snapshot of the weights: training starts
+                # at once instead of waiting for it.
+                future = _timing.steps().submit(self._steps.deferred, backend.snapshot(self.model), int(step),
+                                                dict(logs or {}), **options)
+                self._pending.append((int(step), future, time.perf_counter() - now))
+            elif self.background:
+                prepared = self._steps.prepare(int(step), dict(logs or {}), **options)
+                future = _timing.steps().submit(self._steps.finish, prepared)
+                self._pending.append((int(step), future, time.perf_counter() - now))
+            else:
+                prepared = self._steps.prepare(int(step), dict(logs or {}), **options)
+                self.last_timings = self._steps.finish(prepared)
+                self.last_timings["log_call"] = time.perf_counter() - now
         except Exception as e:  # noqa: BLE001 - logging must never stop training
-            msg = self._failures.failed(
-                f"cnn_tb: logging step {step} failed and was skipped ({type(e).__name__}: {e}); training continues."
-            )
-            warnings.warn(msg, RuntimeWarning, stacklevel=2)
-            return False
+            return self._failed(step, e)
         finally:
+            self._show_messages()
             self._last_end, self._last_step = time.perf_counter(), int(step)
-        self._failures.succeeded()
+        if not self.background:
+            self._failures.succeeded()
         return True
 
+    def _failed(self, step, e):
+        msg = self._failures.failed(
+            f"cnn_tb: logging step {step} failed and was skipped ({type(e).__name__}: {e}); training continues."
+        )
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        return False
+
+    def _show_messages(self):
+        steps = self._steps
+        while steps is not None and steps.messages:
+            warnings.warn(steps.messages.pop(0), RuntimeWarning, stacklevel=3)
+
+    def wait(self):
+        """Wait for the steps being finished in the background (``background=True``).
+
+        Returns:
+            False when one of them failed (with a warning), else True.
+        """
+        return self._wait(keep=0)
+
+    def _wait(self, keep):
+        """Wait for the oldest steps in the background until at most ``keep`` remain."""
+        ok = True
+        while len(self._pending) > keep:
+            step, future, log_call = self._pending.pop(0)
+            try:
+                self.last_timings = dict(future.result(), log_call=log_call)
+            except Exception as e:  # noqa: BLE001 - logging must never stop training
+                ok = self._failed(step, e)
+                continue
+            finally:
+                self._show_messages()
+            self._failures.succeeded()
+        return ok
+
     def close(self):
-        """Flush and release the event file."""
+        """Wait for a step being finished in the background, flush and release the event file."""
+        self.wait()
         if self._steps is not None:
             self._steps.close()
+            self._show_messages()
 
 
 def _run_dir(log_dir, run_name):

@@ -2,18 +2,31 @@
 held-out pool at its steps, and one event, written and flushed.
 
 :class:`StepRunner` is the work of :meth:`cnn_tb.LayerLogger.log` for one
-attached model; the logger around it checks the arguments, counts failures
-and keeps the training time between steps.
+attached model, in two parts: :meth:`StepRunner.prepare` does what needs the
+model as it is at the step (the probes' pass, the kernels, the pool's pass,
+each kind's ``prepare``: the feature visualizations) and must run before
+training goes on; :meth:`StepRunner.finish` turns the result into values and
+writes them (numpy, Pillow, zlib and file work only), so it can run on a
+background thread while training goes on. The logger around it checks the
+arguments, counts failures and keeps the training time between steps.
 """
-
-import warnings
 
 from cnn_tb import _timing, event_writer
 from cnn_tb._failures import FailureCounter
+from cnn_tb.model import backend
 from cnn_tb.model import capture as capture_lib
 from cnn_tb.model import kernels as kernels_lib
 from cnn_tb.model import reduce
 from cnn_tb.summaries.base import Step
+
+
+class Prepared:
+    """What :meth:`StepRunner.prepare` hands to :meth:`StepRunner.finish`."""
+
+    def __init__(self, data, pool_step, clock):
+        self.data = data  # the Step
+        self.pool_step = pool_step  # the pool's PoolStep, or None
+        self.clock = clock
 
 
 class StepRunner:
@@ -25,6 +38,11 @@ class StepRunner:
             kind, whose epoch record must be the step's last value, last).
         pool_logger: a :class:`~cnn_tb.pool.logger.PoolLogger`, attached, or None.
         writer: the event writer of an earlier runner of the same logger, kept.
+
+    Attributes:
+        messages: warnings of the steps run so far, not yet shown; the logger
+            shows them on the thread that called ``log`` (a step finished on a
+            background thread cannot warn where the user would see it).
     """
 
     def __init__(self, ctx, kinds, pool_logger=None, writer=None):
@@ -33,6 +51,7 @@ class StepRunner:
         self.pool_logger = pool_logger
         self.pool_failures = FailureCounter("the pool is switched off for this run.")
         self.writer = writer
+        self.messages = []
         needs_kernels = any(k.needs_kernels for k in kinds)
         self.kernels = kernels_lib.KernelTracker({i.name: i.layer for i in ctx.kernel_infos} if needs_kernels else {})
         self.capture = None
@@ -51,12 +70,16 @@ class StepRunner:
             out["layer_histograms"] = reduce.histograms(t, names)
         return out
 
-    def run(self, step, logs, *, final=False, last_step=None, trained=(None, 0), steps_per_epoch=None, pool=None):
-        """Log ``step`` (see :meth:`cnn_tb.LayerLogger.log`); the seconds of each phase.
+    def run(self, step, logs, **options):
+        """Log ``step`` now: :meth:`prepare` then :meth:`finish`; the seconds of each phase."""
+        return self.finish(self.prepare(step, logs, **options))
+
+    def prepare(self, step, logs, *, final=False, last_step=None, trained=(None, 0), steps_per_epoch=None, pool=None):
+        """The part of step ``step`` that reads the model (see :meth:`cnn_tb.LayerLogger.log`).
 
         Raises:
-            Exception: whatever failed; nothing of the step is written then
-                (but a pool failure, which leaves only the pool out).
+            Exception: whatever failed (but a pool failure, which leaves only the
+                pool out of the step, with a message).
         """
         clock = _timing.Clock()
         probes = self.ctx.probes
@@ -66,40 +89,77 @@ class StepRunner:
                     last_step=last_step, train_seconds=trained[0], train_epochs=trained[1],
                     steps_per_epoch=steps_per_epoch)
         clock.lap("kernels")
+        for kind in self.kinds:
+            kind.prepare(data)
+        clock.lap("prepare")
+        pool_step = None
+        if self.pool_logger is not None and self.pool_logger.due(step, pool):
+            pool_step = self._pool_guarded(step, self.pool_logger.run, step)
+            clock.lap("pool")
+        return Prepared(data, pool_step, clock)
+
+    def deferred(self, weights, step, logs, **options):
+        """The whole step on the calling thread (a background one), with the model's
+        variables as they were when ``weights`` (:func:`cnn_tb.model.backend.snapshot`)
+        was taken; the seconds of each phase."""
+        import keras
+
+        with keras.StatelessScope(state_mapping=weights):
+            prepared = self.prepare(step, logs, **options)
+        return dict(self.finish(prepared), deferred=1.0)
+
+    @property
+    def compiled(self):
+        """True once the probes' pass runs compiled (always without a pass, and with PyTorch)."""
+        return self.capture is None or self.capture.compiled or backend.name() == "torch"
+
+    def finish(self, prepared):
+        """Turn a prepared step into values and write them as one event; the seconds of each phase.
+
+        Uses no Keras or backend op, so it may run on a background thread.
+
+        Raises:
+            Exception: whatever failed; nothing of the step is written then
+                (but a pool failure, which leaves only the pool out).
+        """
+        data, clock = prepared.data, prepared.clock
+        clock.lap("waiting")  # 0 when finished on the calling thread; else until the worker took it
         # Pictures are rendered and encoded on a second thread while this one
-        # computes statistics and packs the flow records: training is paused
-        # during the callback, and numpy, zlib and Pillow release the GIL.
-        pictures = _timing.background().submit(_timing.timed, lambda: [v for k in self.kinds for v in k.pictures(data)])
+        # computes statistics and packs the flow records: numpy, zlib and Pillow
+        # release the GIL.
+        pictures = _timing.submit(_timing.background(), _timing.timed, lambda: [v for k in self.kinds for v in k.pictures(data)])
         if any(k.needs_stats for k in self.kinds):
             data.stats  # noqa: B018 - computed here, timed on its own
         clock.lap("statistics")
         values = [v for k in self.kinds for v in k.values(data)]
         clock.lap("encoding")
-        pool_values = self._pool_values(step, pool, clock)
+        pool_values = []
+        if prepared.pool_step is not None and self.pool_logger is not None:
+            pool_values = self._pool_guarded(data.step, self.pool_logger.values, prepared.pool_step, done=True) or []
+            clock.lap("pool_values")
         picture_values, clock.timings["rendering"] = pictures.result()
         clock.lap("waiting_for_rendering")
-        self._write(step, picture_values + pool_values + values)  # the epoch record stays last
+        self._write(data.step, picture_values + pool_values + values)  # the epoch record stays last
         clock.lap("writing")
         return clock.done()
 
-    def _pool_values(self, step, force, clock):
-        """The pool's values at a pool step; a failure warns and leaves the pool out
-        of this step (after 3 in a row the pool is switched off for the run)."""
-        if self.pool_logger is None or not self.pool_logger.due(step, force):
-            return []
+    def _pool_guarded(self, step, fn, *args, done=False):
+        """``fn(*args)`` of the pool; a failure leaves the pool out of this step with a
+        message (after 3 in a row the pool is switched off for the run): None.
+        ``done``: the step's last pool work (a success resets the count)."""
         try:
-            values = self.pool_logger.values(self.pool_logger.run(step))
+            out = fn(*args)
         except Exception as e:  # noqa: BLE001 - an optional extra never stops logging
             msg = self.pool_failures.failed(
                 f"cnn_tb: the held-out pool failed at step {step} and was left out ({type(e).__name__}: {e})."
             )
             if self.pool_failures.stopped:
                 self.pool_logger = None
-            warnings.warn(msg, RuntimeWarning, stacklevel=4)
-            return []
-        self.pool_failures.succeeded()
-        clock.lap("pool")
-        return values
+            self.messages.append(msg)
+            return None
+        if done:
+            self.pool_failures.succeeded()
+        return out
 
     def _write(self, step, values):
         if self.writer is None:
@@ -115,11 +175,11 @@ class StepRunner:
             raise
 
     def close(self):
-        """Flush and release the event file."""
+        """Flush and release the event file; a failure is a message."""
         if self.writer is not None:
             try:
                 self.writer.flush()
             except Exception as e:  # noqa: BLE001
-                warnings.warn(f"cnn_tb: could not flush {self.ctx.run_dir!r}: {e}", RuntimeWarning, stacklevel=3)
+                self.messages.append(f"cnn_tb: could not flush {self.ctx.run_dir!r}: {e}")
             event_writer.release(self.writer)
             self.writer = None

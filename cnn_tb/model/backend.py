@@ -40,8 +40,8 @@ class ModelFunction:
     Compiling a function of a model of hundreds of layers takes seconds to
     minutes (``tf.function`` tracing, XLA), while one eager call takes little
     more than a compiled one with TensorFlow. So with TensorFlow the first call
-    compiles in a background thread and runs eagerly meanwhile; calls use the
-    compiled function once it is ready. JAX (whose eager mode is far slower than
+    runs eagerly and then starts compiling in a background thread; calls run
+    eagerly until the compiled function is ready, then use it. JAX (whose eager mode is far slower than
     its compiler) and ``background=False`` compile on the first call instead.
 
     Args:
@@ -111,15 +111,24 @@ class ModelFunction:
 
     def __call__(self, *args):
         args = keras.tree.map_structure(keras.ops.convert_to_tensor, args)
-        if self._compiled is not None:
+        # Inside a keras.StatelessScope (a snapshot of the weights, see snapshot())
+        # a tf.function would read the variables themselves: TensorFlow runs such
+        # a call eagerly, where the scope applies. (JAX's compiled function takes
+        # the variables' values as arguments; PyTorch runs eagerly.)
+        stateless = self.backend == "tensorflow" and _in_stateless_scope()
+        if self._compiled is not None and not stateless:
             return keras.tree.map_structure(to_numpy, self._compiled(*args))
-        if self._make is not None and not self.background:
+        if self._make is not None and not self.background and not stateless:
             return self._compile(args)  # the compiling call's result: the function runs once
-        if self._make is not None and self._compiling is None:
+        out = keras.tree.map_structure(to_numpy, self._eager(*args))
+        if self._make is not None and self.background and self._compiling is None:
+            # Started after the first eager call, not beside it: tracing holds the
+            # GIL for seconds, and an eager pass beside it took 5-6x longer (the
+            # seed CNN's untrained step: 6 s instead of 1 s on 2 cores).
             self._compiling = threading.Thread(target=self._compile_quietly, args=(args,), name="cnn_tb-compile", daemon=True)
             _compiling.add(self._compiling)
             self._compiling.start()
-        return keras.tree.map_structure(to_numpy, self._eager(*args))
+        return out
 
     def _compile_quietly(self, args):
         try:
@@ -130,6 +139,48 @@ class ModelFunction:
             logging.getLogger("cnn_tb").warning("cnn_tb: compiling the capture failed; it runs eagerly", exc_info=True)
         finally:
             _compiling.discard(threading.current_thread())
+
+
+def _in_stateless_scope():
+    from keras.src.backend.common.stateless_scope import in_stateless_scope
+
+    return in_stateless_scope()
+
+
+def snapshot(model):
+    """``[(variable, value)]`` of every variable of ``model``, as it is now: with
+    ``keras.StatelessScope(state_mapping=...)`` a function of the model computes
+    with these values on any thread, however training changes the variables
+    meanwhile. TensorFlow's variable reads are copy-on-write (an update copies a
+    buffer that a read still holds), so TensorFlow reads; JAX (whose trainer
+    donates the old arrays to the update) and PyTorch (which updates in place)
+    copy, on the device."""
+    backend = name()
+    if backend == "torch":
+        return [(v, v.value.detach().clone()) for v in model.variables]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [(v, tf.identity(v.value)) for v in model.variables]  # a read, now
+    import numpy as np
+
+    return [(v, np.array(v.value)) for v in model.variables]  # a host copy: no compiling per shape
+
+
+def distributed(model):
+    """True for a model trained under a ``tf.distribute`` strategy or a
+    ``keras.distribution`` (its variables may be mirrored or sharded)."""
+    try:
+        if keras.distribution.distribution() is not None:
+            return True
+    except Exception:  # noqa: BLE001 - a backend without keras.distribution
+        pass
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        strategy = getattr(model, "distribute_strategy", None)  # the strategy the model was built under
+        return tf.distribute.has_strategy() or (strategy is not None and strategy is not tf.distribute.get_strategy())
+    return False
 
 
 def scalar_gradients(f, wrt, n_scores):

@@ -12,10 +12,18 @@ hands it to every requested kind as a :class:`Step`; each kind turns it into
   device, given a :class:`~cnn_tb.model.capture.Tensors` view of the pass, and
   returns the nest of (reduced) tensors the kind needs; the step hands it back
   as numpy in ``step.device[kind.name]``;
+* ``prepare(step)``: optional; runs on the thread that called ``log``, right
+  after the pass, while the model still holds the step's weights: the work
+  that reads the model (the feature visualizations); what it makes goes into
+  ``step.prepared[kind.name]``;
 * ``pictures(step)``: the values that are pictures (rendering and encoding),
-  run on a worker thread while the main thread does ``values``;
+  run on a worker thread while another does ``values``;
 * ``values(step)``: every other value (scalars, histograms, text, plugin
   records).
+
+``pictures`` and ``values`` use numpy only (no Keras or backend op): with
+``LayerLogger(background=True)`` (the callbacks' default) they run on a
+background thread while training goes on.
 
 It declares what it needs: ``needs_probes`` (a forward pass of the probes),
 ``needs_kernels`` (the kernels and their change), ``needs_stats`` (the layer
@@ -170,6 +178,7 @@ class Step:
         self.capture = capture
         self.kernels = kernels
         self.kernel_change = kernel_change
+        self.prepared = {}  # {kind name: what its prepare() made}
 
     @property
     def device(self):
@@ -212,6 +221,9 @@ class Kind:
         self.ctx = ctx
 
     device = None  # or a method: fn(tensors) -> nest of tensors, run in the compiled capture
+
+    def prepare(self, step):
+        """Work on the model as it is at ``step`` (on the thread that called ``log``)."""
 
     def pictures(self, step):
         """Picture values of ``step`` (run on a worker thread)."""

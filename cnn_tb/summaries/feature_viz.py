@@ -310,9 +310,10 @@ class FeatureViz(Kind):
         self.ctx.run_settings["feature_viz"] = state
         self.ctx.run_record_version += 1
 
-    def values(self, step):
+    def prepare(self, step):
+        """Decide, and run the due visualizations on the model as it is at ``step``."""
         if self.schedule is None:
-            return []
+            return
         self.schedule.trained(step.train_seconds, step.train_epochs)
         run, reason = self.schedule.decide(step.step, step.final, step.last_step, self.prior(step))
         if not run:
@@ -321,7 +322,7 @@ class FeatureViz(Kind):
             # whole schedule); a run that never visualized keeps its first run record
             if step.final and reason != "not due" and self.schedule.runs:
                 self._publish()
-            return []
+            return
         compiles = any(viz._fn is None for viz in self.visualizers.values())
         start = time.perf_counter()
         try:
@@ -336,9 +337,16 @@ class FeatureViz(Kind):
             self.schedule = None
             self.ctx.run_settings["feature_viz"] = dict(self.ctx.run_settings.get("feature_viz", {}), failed=str(e)[:500])
             self.ctx.run_record_version += 1
-            return []
+            return
         seconds = time.perf_counter() - start
         self.schedule.spent(step.step, seconds, compiled=compiles)
+        step.prepared[self.name] = (results, seconds, self.schedule.state())
+        self._publish()
+
+    def values(self, step):
+        if self.name not in step.prepared:
+            return []
+        results, seconds, state = step.prepared[self.name]
         out, blobs = [], []
         for res in results:
             png = strip_png(res.images)
@@ -355,7 +363,6 @@ class FeatureViz(Kind):
             )
         path = f"{tags.PACK_DIR}/{self.ctx.session}/{step.step}{tags.FEATURE_VIZ_SUFFIX}"
         spans = event_writer.write_pack_file(self.ctx.run_dir, path, blobs)
-        state = self.schedule.state()
         record = feature_viz_record.build_feature_viz_record(
             file=path,
             steps=self.options.steps,
@@ -374,5 +381,4 @@ class FeatureViz(Kind):
             cost=feature_viz_record.feature_viz_cost(**{k: state[k] for k in ("share", "spent_seconds", "train_seconds", "max_share")}),
         )
         out.append(plugin_value(tags.FEATURE_VIZ_TAG, records.encode_json(record), "cnn_tb feature visualizations"))
-        self._publish()
         return out

@@ -1,5 +1,5 @@
-"""Trains a tiny CNN with LayerFlow, printing a line after each logged epoch;
-the test kills this process with SIGKILL between epochs."""
+"""Trains a tiny CNN with LayerFlow, printing a line after each logged epoch is
+written; the test kills this process with SIGKILL between epochs."""
 
 import sys
 import time
@@ -19,13 +19,14 @@ rng = np.random.default_rng(0)
 data = rng.random((32, 16, 16, 3), dtype=np.float32)
 
 
+flow = cnn_tb.LayerFlow(log_dir, data[:2])
+
+
 class Announce(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
+        flow.logger.wait()  # the step is written on a background thread: announce it once it is
         print(f"EPOCH_DONE {epoch}", flush=True)
         time.sleep(0.5)
 
 
-model.fit(
-    data, np.arange(32) % 4, epochs=100, verbose=0,
-    callbacks=[cnn_tb.LayerFlow(log_dir, data[:2]), Announce()],
-)
+model.fit(data, np.arange(32) % 4, epochs=100, verbose=0, callbacks=[flow, Announce()])
