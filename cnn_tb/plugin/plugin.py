@@ -147,6 +147,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
             "/activations": self._serve_activations,
             "/kernels": self._serve_kernels,
             "/pool": self._serve_pool,
+            "/pool_record": self._serve_pool_record,
             "/pool_images": self._serve_pool_images,
             "/pool_pack": self._serve_pool_pack,
             "/histograms": self._serve_histograms,
@@ -238,6 +239,13 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         # built and compressed once per new pool step, as /epochs
         data = self._reader.pool_gzip_impl(ctx, eid, run)
         return http_util.Respond(request, data, "application/json", content_encoding="gzip")
+
+    @_route
+    def _serve_pool_record(self, request, params):
+        run = params.string("run")
+        step = params.integer("step")
+        ctx, eid = self._ids(request)
+        return http_util.Respond(request, self._reader.pool_record_impl(ctx, eid, run, step), "application/json")
 
     @_route
     def _serve_pool_images(self, request, params):

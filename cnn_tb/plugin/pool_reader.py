@@ -13,6 +13,7 @@ import json
 from tensorboard import errors
 
 from cnn_tb.contract import packs, pool_records, tags
+from cnn_tb.plugin import pool_served
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.pack_files import PNG_MAGIC
 
@@ -21,20 +22,32 @@ class PoolReader:
     """The pool routes' ``*_impl`` methods (mixed into :class:`~cnn_tb.plugin.reader.FlowReader`,
     over :class:`~cnn_tb.plugin.source.CachedSource`)."""
 
+    pool_full_entries = pool_served.FULL_ENTRIES  # see cnn_tb.plugin.pool_served
+    pool_min_full = pool_served.MIN_FULL_EPOCHS
+
     def pool_impl(self, ctx, eid, run):
         """The pool of ``run``: its sessions (pool run records, each with the
         ``step`` it was written at) and every complete pool step's record (with
-        ``session``, the index of its session), sorted by step.
+        ``session``, the index of its session), sorted by step; the heavy
+        fields in full for a sample of them when the run is long
+        (:mod:`cnn_tb.plugin.pool_served`).
 
         Returns:
-            ``{"run", "sessions": [...], "steps": [...], "records": [...]}``.
+            ``{"run", "sessions": [...], "steps": [...], "records": [...],
+            "full_records": int, "sampled": bool}``.
         """
         return self._pool_entry(ctx, eid, run)["obj"]
 
+    def pool_record_impl(self, ctx, eid, run, step):
+        """The record of pool step ``step`` in full (as in :meth:`pool_impl` of a short run)."""
+        rec = self._pool_entry(ctx, eid, run)["full"].get(step)
+        if rec is None:
+            raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {self.pool_impl(ctx, eid, run)['steps'][:20]}")
+        return rec
+
     def pool_gzip_impl(self, ctx, eid, run):
         """:meth:`pool_impl` as gzip-compressed JSON bytes, built once per change of
-        the run's pool records (a long run's /pool is megabytes of JSON: 1 MB for
-        1,000 pool epochs of a 13-layer model)."""
+        the run's pool records."""
         entry = self._pool_entry(ctx, eid, run)
         if entry["gzip"] is None:
             raw = json.dumps(entry["obj"], separators=(",", ":"), allow_nan=False).encode()
@@ -57,8 +70,10 @@ class PoolReader:
                 index = max((i for i, (s, _) in enumerate(sessions) if s <= step), default=None)
                 if step in complete and index is not None:
                     out.append(dict(rec, session=index))
-            obj = {"run": run, "sessions": [r for _, r in sessions], "steps": [r["step"] for r in out], "records": out}
-            hit = {"obj": obj, "gzip": None}
+            shown, full = pool_served.served(out, self.pool_full_entries, self.pool_min_full)
+            obj = {"run": run, "sessions": [r for _, r in sessions], "steps": [r["step"] for r in out], "records": shown,
+                   "full_records": full, "sampled": full < len(out)}
+            hit = {"obj": obj, "gzip": None, "full": {r["step"]: r for r in out}}
             self._derived.put(("pool", eid, run), key, hit)
         if not hit["obj"]["records"]:
             raise errors.NotFoundError(f"run {run!r} has no complete pool step yet")
@@ -66,11 +81,8 @@ class PoolReader:
 
     def _pool_step(self, ctx, eid, run, step):
         """``(pool record, its session)`` of pool step ``step``."""
-        pool = self.pool_impl(ctx, eid, run)
-        for rec in pool["records"]:
-            if rec["step"] == step:
-                return rec, pool["sessions"][rec["session"]]
-        raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {pool['steps'][:20]}")
+        rec = self.pool_record_impl(ctx, eid, run, step)
+        return rec, self.pool_impl(ctx, eid, run)["sessions"][rec["session"]]
 
     def _file_bytes(self, run, path, span):
         key = ("pool-file", run, path, tuple(span))

@@ -9,6 +9,7 @@ exactly that status, the content type of its route (``text/plain`` with the
 reason for an error), so a crash answered as a 404 (or a 503) fails here.
 """
 
+import json
 import os
 import re
 import urllib.parse
@@ -318,7 +319,8 @@ def test_random_static_paths_are_404_or_exactly_an_allowed_file(synthetic_client
 
 # ------------------------------------------------------------- the pool routes
 
-POOL_CONTENT_TYPES = {"pool": "application/json", "pool_images": "image/png", "pool_pack": "application/octet-stream"}
+POOL_CONTENT_TYPES = {"pool": "application/json", "pool_record": "application/json", "pool_images": "image/png",
+                      "pool_pack": "application/octet-stream"}
 
 
 def check_pool(response, route):
@@ -334,14 +336,14 @@ def check_pool(response, route):
 
 
 @SETTINGS
-@given(route=st.sampled_from(["pool", "pool_images", "pool_pack"]), query=QUERY)
+@given(route=st.sampled_from(["pool", "pool_record", "pool_images", "pool_pack"]), query=QUERY)
 def test_random_queries_of_the_pool_routes_never_fail(pool_client, route, query):
     check_pool(get(pool_client, route, query), route)
 
 
 @SETTINGS
 @given(
-    route=st.sampled_from(["pool", "pool_images", "pool_pack"]),
+    route=st.sampled_from(["pool", "pool_record", "pool_images", "pool_pack"]),
     run=st.sampled_from(["pool_run/cnn_tb", "deep_run/cnn_tb", "x/cnn_tb"]),
     step=st.integers(min_value=-(10**13), max_value=10**13) | st.sampled_from([-1, 0, 1]),
     layer=st.one_of(st.none(), st.sampled_from(["input", "conv1", "gap", "predictions", fixture_writer.HOSTILE, "x"])),
@@ -354,3 +356,8 @@ def test_well_formed_pool_queries_give_200_or_4xx(pool_client, route, run, step,
     check_pool(r, route)
     if r.status_code == 400:  # only a bad kind or a step of more than 12 digits
         assert kinds in ("maps", "") and route == "pool_pack" or len(str(abs(step))) > 12 and route != "pool"
+    if route == "pool_record" and len(str(abs(step))) <= 12:  # the oracle: the pool steps of the fixture run
+        known = run == "pool_run/cnn_tb" and step in (-1, 0, 1)
+        assert r.status_code == (200 if known else 404)
+        if known:
+            assert json.loads(r.data)["step"] == step

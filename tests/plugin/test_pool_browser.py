@@ -281,7 +281,10 @@ def test_a_thousand_pool_epochs(ui, served):
     assert ui.frame.eval_on_selector(".sep-chart", "c => Number(c.dataset.lines)") == 40
     assert "40 of 1001 pool epochs drawn" in ui.frame.text_content(".pool-card.separation .pool-legend")
     status, headers, body = served["tb"].get(f"/data/plugin/cnn_tb/pool?run={urllib.parse.quote(LONG)}")
-    assert status == 200 and len(json.loads(body)["records"]) == 1001
+    pool = json.loads(body)
+    assert status == 200 and len(pool["records"]) == 1001 and pool["sampled"] is True
+    full = [r["step"] for r in pool["records"] if not r.get("partial")]
+    assert len(full) == pool["full_records"] < 1001 and full[0] == -1 and full[-1] == 999
     times = []
     for i in (17, 333, 650, 999):
         before = ui.render_count()
@@ -289,7 +292,12 @@ def test_a_thousand_pool_epochs(ui, served):
         ui.wait_render(before)
         assert ui.frame.get_attribute(".pool-view", "data-pool-step") == str(i - 1)
         times.append(ui.app("app.timings[app.timings.length - 1].ms"))
+        # a pool step served light is fetched whole: its confusion matrix and pairs are drawn
+        assert ui.frame.query_selector(".pool-card.confusion canvas.confusion") is not None
+        fetched = [u for u in ui.requests if "/pool_record?" in u]
+        assert (f"step={i - 1}" in "".join(fetched)) == (i - 1 not in full)
     assert max(times) < 2000, times
+    ui.shot("pool_view_long_run.png")  # pool step 998: served light, fetched whole
 
 
 def test_a_run_without_a_pool_explains_how_to_log_one(ui, served):

@@ -82,6 +82,10 @@ export class Api {
   epoch(run, step) {
     return this.json("epoch", { run, step });
   }
+  /** The complete record of one pool step (for the `partial` records of a long run's `/pool`). */
+  poolRecord(run, step) {
+    return this.json("pool_record", { run, step });
+  }
   probeUrl(run, probe) {
     return `./probe?${query({ run, probe })}`;
   }

@@ -9,6 +9,7 @@ import { decodePack } from "./pack.js";
 const pools = new Lru(8);
 const poolPacks = new Lru(200);
 const sprites = new Lru(8);
+const poolRecords = new Lru(128);
 
 /**
  * The /pool payload of the shown run, or null when it has no pool (a 404).
@@ -39,6 +40,22 @@ export function poolAt(pool, step) {
   for (const r of pool.records) if (r.step <= step) pick = r;
   if (!pick) return null;
   return { record: pick, session: pool.sessions[pick.session], exact: pick.step === step };
+}
+
+/**
+ * `poolAt(pool, step)` with its record in full: a `partial` record of a long
+ * run's /pool is fetched whole (/pool_record) and replaces it in `pool.records`.
+ * @returns {Promise<{record: object, session: object, exact: boolean}|null>}
+ */
+export async function poolAtFull(app, pool, step) {
+  const at = poolAt(pool, step);
+  if (!at || !at.record.partial) return at;
+  const run = app.run;
+  const full = await app.api._cached(poolRecords, JSON.stringify([run, at.record.step]), () => app.api.poolRecord(run, at.record.step));
+  const i = pool.records.indexOf(at.record);
+  const record = Object.assign({}, full, { fetched: true });
+  if (i >= 0) pool.records[i] = record;
+  return { ...at, record };
 }
 
 /**

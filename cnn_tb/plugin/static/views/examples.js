@@ -3,7 +3,7 @@
 // the channel most, cropped to the receptive field of the maximum.
 
 import { el, pct, stepLabel } from "../dom.js";
-import { classLabel, drawPoolImage, loadPool, poolAt, poolPack, poolSprite, withContext } from "../pool_data.js";
+import { classLabel, drawPoolImage, loadPool, poolAt, poolAtFull, poolPack, poolSprite, withContext } from "../pool_data.js";
 
 const CROP = 48; // canvas pixels on the longer side of a crop
 
@@ -17,8 +17,8 @@ const CROP = 48; // canvas pixels on the longer side of a crop
 export async function addSeparationBadges(app, root, token) {
   const pool = await loadPool(app).catch(() => null);
   if (token !== app.token || !pool) return;
-  const at = poolAt(pool, app.step());
-  if (!at) return;
+  const at = await poolAtFull(app, pool, app.step()).catch(() => null);
+  if (token !== app.token || !at) return;
   const sep = at.record.class_separation;
   let best = null;
   for (const [layer, v] of Object.entries(sep)) if (v !== null && (best === null || v > sep[best])) best = layer;

@@ -5,7 +5,7 @@
 // through the layers, with where the wrong ones leave their class.
 
 import { el, pct, stepLabel } from "../dom.js";
-import { classLabel, classes, drawPoolImage, loadPool, poolAt, poolPack, poolSprite, values } from "../pool_data.js";
+import { classLabel, classes, drawPoolImage, loadPool, poolAtFull, poolPack, poolSprite, values } from "../pool_data.js";
 import { lineEpochs } from "./depth.js";
 import { drawConfusion, drawMarginChart, drawSeparationChart, epochColour } from "./pool_charts.js";
 
@@ -25,7 +25,8 @@ export async function renderPool(app, token) {
     app.main.replaceChildren(noPool());
     return;
   }
-  const at = poolAt(pool, app.step());
+  const at = await poolAtFull(app, pool, app.step());
+  if (token !== app.token) return;
   if (!at) {
     app.main.replaceChildren(
       el("div", { class: "pool-view" }, [
@@ -79,7 +80,10 @@ function card(cls, heading, children) {
 
 function separationSection({ app, pool, record, session, width }) {
   const layers = session.layers;
-  const records = pool.records.filter((r) => r.session === record.session);
+  const all = pool.records.filter((r) => r.session === record.session);
+  // a long run's /pool holds the class separation of an even sample of its pool
+  // steps (and the shown one, fetched whole): the lines are drawn from those
+  const records = all.filter((r) => !r.partial);
   const current = records.findIndex((r) => r.step === record.step);
   // at most 40 lines (evenly spaced, the shown epoch always), as in the depth panel
   const which = lineEpochs(records.length, current);
@@ -106,7 +110,7 @@ function separationSection({ app, pool, record, session, width }) {
       legend.append(el("span", { class: "legend-item" }, [swatch, line.label]));
     });
   } else {
-    const drawn = which.length < records.length ? `${which.length} of ${records.length} pool epochs drawn (evenly spaced)` : `${records.length} pool epochs`;
+    const drawn = which.length < all.length ? `${which.length} of ${all.length} pool epochs drawn (evenly spaced)` : `${all.length} pool epochs`;
     legend.append(el("span", { class: "muted", text: `${drawn}, light (early) to dark (late); the shown one thick` }));
   }
   const readout = el("span", { class: "muted sep-readout", text: "hover: layer and value · click: show the layer in the flow" });
