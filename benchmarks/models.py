@@ -18,10 +18,13 @@ each probe's top class score with respect to the input (a full backward pass:
 at least what Grad-CAM's gradient to the last conv layers costs), outputs
 fetched to numpy; median of many calls.
 
-Also reported: the first logged step (``on_train_begin``'s step -1, which
-builds and compiles the capture) against a steady one, bytes per logged epoch
-(event files and pack files), and the number of image and scalar tags of the
-built-in dashboards.
+Also reported: the first ``log`` call (step -1, at the first epoch's start)
+against a steady one, and the first step's whole time (``LayerFlow`` logs in the
+background: the first step runs wholly on the background thread, on a
+snapshot of the weights, while the first epoch trains; its time is its
+``last_timings["total"]`` when the next call waits for it), bytes per logged
+epoch (event files and pack files), and the number of image and scalar tags of
+the built-in dashboards.
 """
 
 import argparse

@@ -249,11 +249,8 @@ class LayerLogger:
         """
         if self.model is None:
             raise RuntimeError("LayerLogger.log() called before attach(model).")
-        defer = self.background and not self._steps.compiled and not backend.distributed(self.model)
-        # A step that reads the model here waits for every step before it; one
-        # that runs wholly in the background may queue behind one still running
-        # (JAX's first step compiles for seconds, then the next one is quick).
-        self._wait(keep=1 if defer else 0)
+        self.wait()
+        defer = self.background and self._steps.first and not backend.distributed(self.model)
         if self._failures.stopped or not is_chief():
             return False
         now = time.perf_counter()
@@ -264,10 +261,11 @@ class LayerLogger:
                        pool=pool)
         try:
             if defer:
-                # Until the pass is compiled (the untrained step: JAX compiles
-                # for seconds, TensorFlow runs eagerly), the whole step runs in
-                # the background on a snapshot of the weights: training starts
-                # at once instead of waiting for it.
+                # The first step (the untrained model: JAX compiles for seconds,
+                # TensorFlow runs eagerly and then starts compiling) runs wholly in
+                # the background on a snapshot of the weights: training starts at
+                # once instead of waiting for it. Only the first: eager passes in
+                # the background would slow the compilation they wait for.
                 future = _timing.steps().submit(self._steps.deferred, backend.snapshot(self.model), int(step),
                                                 dict(logs or {}), **options)
                 self._pending.append((int(step), future, time.perf_counter() - now))

@@ -23,10 +23,11 @@ from cnn_tb.summaries.base import Step
 class Prepared:
     """What :meth:`StepRunner.prepare` hands to :meth:`StepRunner.finish`."""
 
-    def __init__(self, data, pool_step, clock):
-        self.data = data  # the Step
+    def __init__(self, data, pool_step, clock, kernels):
+        self.data = data  # the Step (its kernels filled in by finish)
         self.pool_step = pool_step  # the pool's PoolStep, or None
         self.clock = clock
+        self.kernels = kernels  # KernelTracker.snapshot()
 
 
 class StepRunner:
@@ -85,9 +86,10 @@ class StepRunner:
         probes = self.ctx.probes
         result = self.capture.run(probes.model_inputs(), probes.labels) if self.capture else None
         clock.lap("forward_backward")
-        data = Step(step, logs, result, *self.kernels.read(), selected=self.ctx.selected, final=final,
+        data = Step(step, logs, result, {}, {}, selected=self.ctx.selected, final=final,
                     last_step=last_step, train_seconds=trained[0], train_epochs=trained[1],
                     steps_per_epoch=steps_per_epoch)
+        kernels = self.kernels.snapshot()  # their canonical layout and change: in finish()
         clock.lap("kernels")
         for kind in self.kinds:
             kind.prepare(data)
@@ -96,7 +98,7 @@ class StepRunner:
         if self.pool_logger is not None and self.pool_logger.due(step, pool):
             pool_step = self._pool_guarded(step, self.pool_logger.run, step)
             clock.lap("pool")
-        return Prepared(data, pool_step, clock)
+        return Prepared(data, pool_step, clock, kernels)
 
     def deferred(self, weights, step, logs, **options):
         """The whole step on the calling thread (a background one), with the model's
@@ -109,9 +111,10 @@ class StepRunner:
         return dict(self.finish(prepared), deferred=1.0)
 
     @property
-    def compiled(self):
-        """True once the probes' pass runs compiled (always without a pass, and with PyTorch)."""
-        return self.capture is None or self.capture.compiled or backend.name() == "torch"
+    def first(self):
+        """True before the probes' first pass (whose compiling, but with PyTorch, takes
+        seconds: TensorFlow runs it eagerly meanwhile, JAX compiles first)."""
+        return self.capture is not None and not self.capture.started and backend.name() != "torch"
 
     def finish(self, prepared):
         """Turn a prepared step into values and write them as one event; the seconds of each phase.
@@ -124,6 +127,8 @@ class StepRunner:
         """
         data, clock = prepared.data, prepared.clock
         clock.lap("waiting")  # 0 when finished on the calling thread; else until the worker took it
+        data.kernels, data.kernel_change = self.kernels.changes(prepared.kernels)
+        clock.lap("kernel_change")
         # Pictures are rendered and encoded on a second thread while this one
         # computes statistics and packs the flow records: numpy, zlib and Pillow
         # release the GIL.

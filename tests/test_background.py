@@ -147,7 +147,7 @@ def test_the_step_is_finished_on_another_thread_and_log_waits_for_the_previous_o
     assert sorted(LogDir(str(tmp_path)).scalars(tags.RUN_NAME, "activation_stats/c1/mean")) == [-1, 0, 1]
 
 
-def test_steps_before_the_pass_is_compiled_queue_behind_each_other_with_their_own_weights(tmp_path, monkeypatch):
+def test_only_the_first_step_runs_wholly_in_the_background_and_the_next_waits_for_it(tmp_path, monkeypatch):
     model = small_model()
     logger = cnn_tb.LayerLogger(str(tmp_path), PROBES, kinds=("stats",), background=True).attach(model)
     kind = logger._kinds[0]
@@ -159,14 +159,18 @@ def test_steps_before_the_pass_is_compiled_queue_behind_each_other_with_their_ow
 
     monkeypatch.setattr(kind, "values", held)
     want = {}
-    for step, factor in ((-1, 1.0), (0, -2.0)):
-        scaled(model, factor)
-        want[step] = conv_output(model, PROBES).mean()
-        assert logger.log(step) is True  # step 0 does not wait for step -1, held on the worker
-    assert [s for s, _, _ in logger._pending] == [-1, 0]
+    scaled(model, 1.0)
+    want[-1] = conv_output(model, PROBES).mean()
+    assert logger.log(-1) is True  # returns at once: the step waits on the worker
+    first = logger._pending[0][1]
+    scaled(model, -2.0)
+    want[0] = conv_output(model, PROBES).mean()
+    threading.Timer(0.5, release.set).start()
+    assert logger.log(0) is True  # waited for step -1, then read the model here
+    assert first.done() and [s for s, _, _ in logger._pending] == [0]
     scaled(model, 10.0)
-    release.set()
     logger.close()
+    assert logger.last_timings.get("deferred") is None  # step 0 read the model on this thread
     means = LogDir(str(tmp_path)).scalars(tags.RUN_NAME, "activation_stats/c1/mean")
     assert sorted(means) == [-1, 0]
     for step in (-1, 0):

@@ -246,6 +246,11 @@ class Capture:
     def compiled(self):
         return bool(self._fns) and all(fn.compiled for fn in self._fns.values())
 
+    @property
+    def started(self):
+        """True once a pass was asked for (its function made, compiled or compiling)."""
+        return bool(self._fns)
+
     def run(self, x, labels=None):
         """One pass of the batch ``x`` (numpy, the model's input); :class:`CaptureResult`."""
         x = np.asarray(x, dtype=graph.model_input(self.model).dtype)

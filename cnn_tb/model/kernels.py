@@ -55,8 +55,11 @@ def kernel_shape(layer):
 
 
 def full_kernel(layer):
-    """The layer's raw kernel weights (float32 numpy), for change tracking."""
-    return np.asarray(keras.ops.convert_to_numpy(_weight(layer)), dtype=np.float32)
+    """The layer's raw kernel weights (float32 numpy), for change tracking: an array
+    of its own, never a view of the variable's memory (PyTorch's CPU tensors, JAX's
+    arrays), since training goes on updating the variable."""
+    out = np.asarray(keras.ops.convert_to_numpy(_weight(layer)), dtype=np.float32)
+    return out.copy() if out.base is not None or not out.flags.writeable else out
 
 
 def canonical(layer, raw=None):
@@ -111,10 +114,18 @@ class KernelTracker:
     def read(self):
         """``(canonical, change)``: ``{name: [kh, kw, c_in, c_out]}`` and
         ``{name: relative L2 change since the previous read, or None}``."""
+        return self.changes(self.snapshot())
+
+    def snapshot(self):
+        """``{name: raw kernel}`` as the layers hold them now (copies: cheap, on the
+        thread that reads the model; :meth:`changes` may run later, elsewhere)."""
+        return {name: full_kernel(layer) for name, layer in self.layers.items()}
+
+    def changes(self, raw):
+        """:meth:`read` of the kernels of a :meth:`snapshot` (snapshots in the order taken)."""
         canon, change = {}, {}
         for name, layer in self.layers.items():
-            raw = full_kernel(layer)
-            canon[name] = canonical(layer, raw)
-            change[name] = relative_change(raw, self._previous.get(name))
-            self._previous[name] = raw
+            canon[name] = canonical(layer, raw[name])
+            change[name] = relative_change(raw[name], self._previous.get(name))
+            self._previous[name] = raw[name]
         return canon, change
