@@ -7,11 +7,11 @@ write``: ``LayerLogger.log(step)`` for every step, kernels perturbed between
 steps, 8 probes): ``--short`` steps and ``--steps`` steps. For each, with both
 TensorBoard loaders: time until TensorBoard lists every epoch, the routes the
 frontend calls (``/runs``, ``/epochs`` with its size, a cold ``/activations``
-of a random step), TensorBoard's peak memory; with the long run also the CNN
-Flow tab in Chromium: page load to the flow drawn, slider steps and jumps to
-epochs never shown. Memory is flat when the long run's TensorBoard peak is
-close to the short run's: the plugin keeps no per-step state beyond its byte
-caps.
+of a random step), TensorBoard's memory (resident once every epoch is listed,
+at the end, and its peak, over its process tree); with the long run also the
+CNN Flow tab in Chromium: page load to the flow drawn, slider steps and jumps
+to epochs never shown. Memory is flat when the long run's TensorBoard is close
+to the short run's: the plugin keeps no per-step state beyond its byte caps.
 """
 
 import argparse
@@ -62,7 +62,7 @@ def main(argv=None):
 
 
 def table(results, short, long):
-    rows = ["| epochs | loader | all epochs listed | `/runs` p50 | `/epochs` p50 (size) | cold `/activations` p95 | TensorBoard peak RSS |",
+    rows = ["| epochs | loader | all epochs listed | `/runs` p50 | `/epochs` p50 (size) | cold `/activations` p95 | TensorBoard RSS: loaded / at the end / peak |",
             "|---:|---|---:|---:|---:|---:|---:|"]
     for n in (short, long):
         for lf in ("false", "true"):
@@ -71,7 +71,8 @@ def table(results, short, long):
             rows.append(
                 f"| {n} | load_fast={lf} | {r['all_epochs_listed_seconds']:.1f} s | {rt['runs']['median'] * 1e3:.1f} ms | "
                 f"{rt['epochs']['median'] * 1e3:.1f} ms ({rt['epochs']['bytes_last'] / 1e3:.0f} KB) | "
-                f"{rt['activations_cold']['p95'] * 1e3:.1f} ms | {r['peak_rss_bytes'] / 1e6:.0f} MB |")
+                f"{rt['activations_cold']['p95'] * 1e3:.1f} ms | {r.get('rss_listed_bytes', 0) / 1e6:.0f} / "
+                f"{r.get('rss_end_bytes', 0) / 1e6:.0f} / {r['peak_rss_bytes'] / 1e6:.0f} MB |")
     b = results[f"{long}/false"].get("browser", {})
     if "first_draw_ms" in b:
         rows.append("")

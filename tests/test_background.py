@@ -21,6 +21,7 @@ def small_model(seed=0):
     keras.utils.set_random_seed(seed)
     inp = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inp)
+    x = keras.layers.BatchNormalization(name="bn")(x)  # non-trainable variables in the snapshot too
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="out")(x))
 
@@ -57,7 +58,8 @@ def plain(x):
 
 def scaled(model, factor):
     for layer in model.layers:
-        layer.set_weights([w * factor for w in layer.get_weights()])
+        f = abs(factor) if isinstance(layer, keras.layers.BatchNormalization) else factor  # variances stay > 0
+        layer.set_weights([w * f for w in layer.get_weights()])
 
 
 def test_a_step_holds_the_weights_of_its_log_call_though_they_change_before_it_is_written(tmp_path):

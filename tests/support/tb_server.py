@@ -206,6 +206,10 @@ class TensorBoard:
         """Sum over the server's process tree of VmHWM (peak RSS), in bytes."""
         return sum(proc_status(pid)["VmHWM"] or 0 for pid in tree_pids(self.proc.pid))
 
+    def rss(self):
+        """Sum over the server's process tree of VmRSS (resident now), in bytes."""
+        return sum(proc_status(pid)["VmRSS"] or 0 for pid in tree_pids(self.proc.pid))
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
