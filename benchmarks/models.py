@@ -154,17 +154,17 @@ def one(args):
         return out
 
     logger.log = timed_log
-    finished = []  # last_timings of every step finished (in the background: waited for by a later call)
-    wait = logger._wait
+    finished = []  # last_timings of every step finished (in the background: waited for by the next call)
+    wait = logger.wait
 
-    def timed_wait(keep):
-        ok = True
-        while len(logger._pending) > keep:  # one step at a time, to keep each one's timings
-            ok = wait(len(logger._pending) - 1) and ok
+    def timed_wait():
+        pending = logger._pending is not None
+        ok = wait()
+        if pending:
             finished.append(dict(logger.last_timings))
         return ok
 
-    logger._wait = timed_wait
+    logger.wait = timed_wait
     own, epoch_s = _fit(model, x, y, args.epochs, args.batch, flow)
     run_dir = os.path.join(work, "cnn_tb_run", "cnn_tb")
     names = [i.name for i in logger.ctx.selected]

@@ -180,7 +180,7 @@ class LayerLogger:
         self._failures = FailureCounter("cnn_tb stops logging for this run.", limit=MAX_FAILURES)
         self.background = _validate.boolean("background", background)
         self.last_timings = {}
-        self._pending = []  # (step, future, seconds log() took) of the steps being finished in the background
+        self._pending = None  # (step, future, seconds log() took) of the step being finished in the background
         self._last_end = None  # when the previous log() ended, and its step: the training time between
         self._last_step = None
 
@@ -259,6 +259,7 @@ class LayerLogger:
             trained = (now - self._last_end, int(step) - self._last_step)
         options = dict(final=bool(final), last_step=last_step, trained=trained, steps_per_epoch=steps_per_epoch,
                        pool=pool)
+        logs = dict(logs or {})
         try:
             if defer:
                 # The first step (the untrained model: JAX compiles for seconds,
@@ -266,17 +267,15 @@ class LayerLogger:
                 # the background on a snapshot of the weights: training starts at
                 # once instead of waiting for it. Only the first: eager passes in
                 # the background would slow the compilation they wait for.
-                future = _timing.steps().submit(self._steps.deferred, backend.snapshot(self.model), int(step),
-                                                dict(logs or {}), **options)
-                self._pending.append((int(step), future, time.perf_counter() - now))
+                future = _timing.steps().submit(self._steps.deferred, backend.snapshot(self.model), int(step), logs,
+                                                **options)
             elif self.background:
-                prepared = self._steps.prepare(int(step), dict(logs or {}), **options)
-                future = _timing.steps().submit(self._steps.finish, prepared)
-                self._pending.append((int(step), future, time.perf_counter() - now))
+                future = _timing.steps().submit(self._steps.finish, self._steps.prepare(int(step), logs, **options))
             else:
-                prepared = self._steps.prepare(int(step), dict(logs or {}), **options)
-                self.last_timings = self._steps.finish(prepared)
-                self.last_timings["log_call"] = time.perf_counter() - now
+                self.last_timings = dict(self._steps.run(int(step), logs, **options),
+                                         log_call=time.perf_counter() - now)
+            if self.background:
+                self._pending = (int(step), future, time.perf_counter() - now)
         except Exception as e:  # noqa: BLE001 - logging must never stop training
             return self._failed(step, e)
         finally:
@@ -299,27 +298,24 @@ class LayerLogger:
             warnings.warn(steps.messages.pop(0), RuntimeWarning, stacklevel=3)
 
     def wait(self):
-        """Wait for the steps being finished in the background (``background=True``).
+        """Wait for the step being finished in the background (``background=True``): at
+        most one, since every ``log`` waits for the one before.
 
         Returns:
-            False when one of them failed (with a warning), else True.
+            False when it failed (with a warning), else True.
         """
-        return self._wait(keep=0)
-
-    def _wait(self, keep):
-        """Wait for the oldest steps in the background until at most ``keep`` remain."""
-        ok = True
-        while len(self._pending) > keep:
-            step, future, log_call = self._pending.pop(0)
-            try:
-                self.last_timings = dict(future.result(), log_call=log_call)
-            except Exception as e:  # noqa: BLE001 - logging must never stop training
-                ok = self._failed(step, e)
-                continue
-            finally:
-                self._show_messages()
-            self._failures.succeeded()
-        return ok
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return True
+        step, future, log_call = pending
+        try:
+            self.last_timings = dict(future.result(), log_call=log_call)
+        except Exception as e:  # noqa: BLE001 - logging must never stop training
+            return self._failed(step, e)
+        finally:
+            self._show_messages()
+        self._failures.succeeded()
+        return True
 
     def close(self):
         """Wait for a step being finished in the background, flush and release the event file."""

@@ -138,10 +138,10 @@ def test_the_step_is_finished_on_another_thread_and_log_waits_for_the_previous_o
 
     monkeypatch.setattr(kind, "values", slow)
     assert logger.log(0) is True  # returns while its values are still being made
-    assert len(logger._pending) == 1 and not logger._pending[0][1].done()
+    assert logger._pending is not None and not logger._pending[1].done()
     release.set()
     assert logger.log(1) is True  # waited for step 0 first
-    assert logger.wait() is True and logger._pending == []
+    assert logger.wait() is True and logger._pending is None
     assert [s for s, _ in seen] == [0, 1]
     assert all(name.startswith("cnn_tb-step") for _, name in seen)
     assert {"forward_backward", "statistics", "writing", "total", "log_call"} <= set(logger.last_timings)
@@ -164,12 +164,12 @@ def test_only_the_first_step_runs_wholly_in_the_background_and_the_next_waits_fo
     scaled(model, 1.0)
     want[-1] = conv_output(model, PROBES).mean()
     assert logger.log(-1) is True  # returns at once: the step waits on the worker
-    first = logger._pending[0][1]
+    first = logger._pending[1]
     scaled(model, -2.0)
     want[0] = conv_output(model, PROBES).mean()
     threading.Timer(0.5, release.set).start()
     assert logger.log(0) is True  # waited for step -1, then read the model here
-    assert first.done() and [s for s, _, _ in logger._pending] == [0]
+    assert first.done() and logger._pending[0] == 0
     scaled(model, 10.0)
     logger.close()
     assert logger.last_timings.get("deferred") is None  # step 0 read the model on this thread
@@ -226,7 +226,7 @@ def test_the_callbacks_finish_in_the_background_and_fit_ends_with_every_epoch_wr
     assert cnn_tb.LayerFlow(str(tmp_path), PROBES, background=False).logger.background is False
     x = np.random.default_rng(1).random((32, 8, 8, 3), dtype=np.float32)
     model.fit(x, np.arange(32) % 3, epochs=3, batch_size=16, verbose=0, callbacks=[cb])
-    assert cb.logger._pending == []  # on_train_end waited
+    assert cb.logger._pending is None  # on_train_end waited
     epochs = LogDir(str(tmp_path)).epochs()
     assert sorted(epochs) == [-1, 0, 1, 2]
     final = conv_output(model, PROBES)
