@@ -52,6 +52,13 @@ def partial(rec):
 def served(records, budget=FULL_ENTRIES, minimum=MIN_FULL_EPOCHS):
     """``(epochs, full)``: the served list of ``records`` (served epoch records, in
     step order) and the number of them in full."""
-    per_epoch = max((entries(r) for r in records), default=0)
-    keep = set(full_indices(len(records), per_epoch, budget, minimum))
-    return [r if i in keep else partial(r) for i, r in enumerate(records)], len(keep)
+    return sampled(records, entries, partial, budget, minimum)
+
+
+def sampled(records, count, light, budget, minimum):
+    """``(served, full)``: ``records`` (in step order) whole at :func:`full_indices`
+    (``count(record)`` entries each, the largest counting), ``light(record)`` elsewhere;
+    and the number whole. The rule of ``/epochs`` and ``/pool``."""
+    per_record = max((count(r) for r in records), default=0)
+    keep = set(full_indices(len(records), per_record, budget, minimum))
+    return [r if i in keep else light(r) for i, r in enumerate(records)], len(keep)

@@ -15,7 +15,7 @@ complete up to 83 pool steps, and as 83 full records beyond; a pool of 100
 classes as 40 (its confusion matrices: 10,000 entries each).
 """
 
-from cnn_tb.plugin.epochs import FULL_ENTRIES, MIN_FULL_EPOCHS, full_indices
+from cnn_tb.plugin.epochs import FULL_ENTRIES, MIN_FULL_EPOCHS, sampled
 
 HEAVY = ("class_separation", "confusion", "confused_pairs")
 
@@ -37,6 +37,4 @@ def partial(rec):
 def served(records, budget=FULL_ENTRIES, minimum=MIN_FULL_EPOCHS):
     """``(records, full)``: the served list of pool ``records`` (in step order) and
     the number of them in full."""
-    per_record = max((entries(r) for r in records), default=0)
-    keep = set(full_indices(len(records), per_record, budget, minimum))
-    return [r if i in keep else partial(r) for i, r in enumerate(records)], len(keep)
+    return sampled(records, entries, partial, budget, minimum)
