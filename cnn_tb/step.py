@@ -25,7 +25,7 @@ class Prepared:
 
     def __init__(self, data, pool_step, clock, kernels):
         self.data = data  # the Step (its kernels filled in by finish)
-        self.pool_step = pool_step  # the pool's PoolStep, or None
+        self.pool_step = pool_step  # (step, the pool's PoolResult), or None
         self.clock = clock
         self.kernels = kernels  # KernelTracker.snapshot()
 
@@ -96,7 +96,9 @@ class StepRunner:
         clock.lap("prepare")
         pool_step = None
         if self.pool_logger is not None and self.pool_logger.due(step, pool):
-            pool_step = self._pool_guarded(step, self.pool_logger.run, step)
+            pool_step = self._pool_guarded(step, self.pool_logger.forward)
+            if pool_step is not None:
+                pool_step = (step, pool_step)  # analysed in finish()
             clock.lap("pool")
         return Prepared(data, pool_step, clock, kernels)
 
@@ -140,13 +142,16 @@ class StepRunner:
         clock.lap("encoding")
         pool_values = []
         if prepared.pool_step is not None and self.pool_logger is not None:
-            pool_values = self._pool_guarded(data.step, self.pool_logger.values, prepared.pool_step, done=True) or []
+            pool_values = self._pool_guarded(data.step, self._pool_values, prepared.pool_step, done=True) or []
             clock.lap("pool_values")
         picture_values, clock.timings["rendering"] = pictures.result()
         clock.lap("waiting_for_rendering")
         self._write(data.step, picture_values + pool_values + values)  # the epoch record stays last
         clock.lap("writing")
         return clock.done()
+
+    def _pool_values(self, pool_pass):
+        return self.pool_logger.values(self.pool_logger.analyse(*pool_pass))
 
     def _pool_guarded(self, step, fn, *args, done=False):
         """``fn(*args)`` of the pool; a failure leaves the pool out of this step with a

@@ -67,9 +67,31 @@ def _group_stats(x, means, maxes):
     per = tuple(range(1, len(means.shape)))
     total = ops.sum(_f32(means), axis=per)
     top = ops.max(_f32(maxes), axis=per)
+    # a NaN or Inf anywhere makes the sum of the channel means or their maximum non-finite
     clean = ops.logical_and(ops.isfinite(total), ops.isfinite(top))
     chmax = ops.max(ops.reshape(x, (L, -1, x.shape[-1])), axis=1)  # [L, C]
+    dead = ops.mean(_f32(ops.logical_not(chmax > 0)), axis=1)  # a NaN max counts as never positive
     s = grid_sample_stacked(x, SAMPLE_VALUES)  # [L, S]
+    mean = total / int(np.prod(means.shape[1:]))
+    # Every value finite (the usual case): no masks. A `where` over every value
+    # costs TensorFlow on CPU more than the reductions themselves.
+    values = ops.cond(
+        ops.all(clean),
+        lambda: _finite_stats(s, mean, top, dead),
+        lambda: _masked_stats(s, clean, mean, top, dead),
+    )
+    return values, clean
+
+
+def _finite_stats(s, mean, top, dead):
+    mean_s = ops.mean(s, axis=1)
+    std = ops.sqrt(ops.mean(ops.square(s - mean_s[:, None]), axis=1))
+    zero = ops.mean(_f32(ops.equal(s, 0.0)), axis=1)
+    neg = ops.mean(_f32(ops.less(s, 0.0)), axis=1)
+    return ops.stack([mean, std, ops.min(s, axis=1), top, zero, neg, dead], axis=1)
+
+
+def _masked_stats(s, clean, mean, top, dead):
     finite = ops.isfinite(s)
     count = ops.sum(_f32(finite), axis=1)
     mean_s = ops.sum(ops.where(finite, s, 0.0), axis=1) / count
@@ -78,12 +100,10 @@ def _group_stats(x, means, maxes):
     hi_s = ops.max(ops.where(finite, s, -np.inf), axis=1)
     zero = ops.sum(_f32(ops.logical_and(finite, ops.equal(s, 0.0))), axis=1) / count
     neg = ops.sum(_f32(ops.logical_and(finite, ops.less(s, 0.0))), axis=1) / count
-    mean = ops.where(clean, total / int(np.prod(means.shape[1:])), mean_s)
+    mean = ops.where(clean, mean, mean_s)
     hi = ops.where(clean, top, hi_s)
-    dead = ops.mean(_f32(ops.logical_not(chmax > 0)), axis=1)  # a NaN max counts as never positive
     values = ops.stack([mean, std, lo, hi, zero, neg, dead], axis=1)
-    values = ops.where(ops.equal(count, 0.0)[:, None], ops.full_like(values, np.nan), values)
-    return values, clean
+    return ops.where(ops.equal(count, 0.0)[:, None], ops.full_like(values, np.nan), values)
 
 
 def layer_stats(t, names):
@@ -177,15 +197,28 @@ def quantize_rows(x):
         values are stored as 0.
     """
     x = _f32(x)
-    finite = ops.isfinite(x)
-    lo = ops.min(ops.where(finite, x, np.inf), axis=-1, keepdims=True)
-    hi = ops.max(ops.where(finite, x, -np.inf), axis=-1, keepdims=True)
-    lo = ops.where(ops.isfinite(lo), lo, 0.0)
-    hi = ops.where(ops.isfinite(hi), hi, lo)
+    # Every value finite (the usual case): no masks (a `where` over every value
+    # costs TensorFlow on CPU more than the rest of the quantisation).
+    return ops.cond(ops.all(ops.isfinite(x)), lambda: _quantize(x, None), lambda: _quantize(x, ops.isfinite(x)))
+
+
+def _quantize(x, finite):
+    if finite is None:
+        lo = ops.min(x, axis=-1, keepdims=True)
+        hi = ops.max(x, axis=-1, keepdims=True)
+    else:
+        lo = ops.min(ops.where(finite, x, np.inf), axis=-1, keepdims=True)
+        hi = ops.max(ops.where(finite, x, -np.inf), axis=-1, keepdims=True)
+        lo = ops.where(ops.isfinite(lo), lo, 0.0)
+        hi = ops.where(ops.isfinite(hi), hi, lo)
     span = hi - lo
     scale = ops.where(span > 0, 255.0 / ops.where(span > 0, span, 1.0), 0.0)
-    q = ops.cast(ops.clip(ops.floor(ops.where(finite, (x - lo) * scale, 0.0) + 0.5), 0, 255), "uint8")
-    bad = ops.sum(_f32(ops.logical_not(finite)), axis=-1)
+    scaled = (x - lo) * scale if finite is None else ops.where(finite, (x - lo) * scale, 0.0)
+    q = ops.cast(ops.clip(ops.floor(scaled + 0.5), 0, 255), "uint8")
+    if finite is None:
+        bad = ops.zeros(x.shape[:-1], "float32")
+    else:
+        bad = ops.sum(_f32(ops.logical_not(finite)), axis=-1)
     return q, ops.squeeze(lo, -1), ops.squeeze(hi, -1), bad
 
 

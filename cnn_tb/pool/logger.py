@@ -2,7 +2,8 @@
 
 At each pool step (the untrained model, every ``every_n_epochs``-th epoch, and
 the last epoch of a ``fit``) the pool goes through the model once
-(:mod:`~cnn_tb.pool.capture`); then, on the host:
+(:mod:`~cnn_tb.pool.capture`, :meth:`PoolLogger.forward`); then, on the host
+(:meth:`PoolLogger.analyse`, :meth:`PoolLogger.values`: numpy and files only):
 
 * ``class_separation/<layer>`` (Scalars) for the model input and every logged
   layer (:mod:`~cnn_tb.pool.separation`); in the built-in dashboard only the
@@ -148,8 +149,18 @@ class PoolLogger:
 
     def run(self, step):
         """The pool pass and every analysis of it (:class:`PoolStep`)."""
+        return self.analyse(step, self.forward())
+
+    def forward(self):
+        """The pool's pass through the model as it is now
+        (:class:`~cnn_tb.pool.capture.PoolResult`, numpy): the part that must run
+        before training goes on."""
+        return self.capture.run(self.x, self.pool.labels)
+
+    def analyse(self, step, result):
+        """Every host-side analysis of a pass (:class:`PoolStep`): numpy only, so it
+        may run on a background thread."""
         labels = self.pool.labels
-        result = self.capture.run(self.x, labels)
         separation = {self.input_name: self.input_separation}
         for info in self.layers:
             separation[info.name] = class_separation(result.features[info.name], labels)

@@ -61,6 +61,29 @@ def test_non_finite_values_never_win_a_maximum():
     got = pc.run(x, np.zeros(3, np.int64))
     assert got.argmax["log"][:, 0].tolist() == [1, 9, 0]
     assert pc.capture.wait_compiled(timeout=300)
+    again = pc.run(x, np.zeros(3, np.int64))  # the compiled pass: same rule
+    assert again.argmax["log"][:, 0].tolist() == [1, 9, 0]
+    np.testing.assert_array_equal(again.maxima["log"][:, 0], np.log([0.5, 3.0, 0.5]).astype(np.float32))
+
+
+def test_ties_go_to_the_first_position_as_in_numpy():
+    # constant regions and a ReLU: many positions share a channel's maximum
+    # (the all-finite path, which finds the position without argmax on TensorFlow)
+    inp = keras.Input((8, 8, 2))
+    c = keras.layers.Conv2D(3, 1, activation="relu", name="c", kernel_initializer="ones", bias_initializer="zeros")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(c)))
+    rng = np.random.default_rng(3)
+    x = np.repeat(np.repeat(rng.integers(-2, 3, (9, 2, 2, 2)), 4, axis=1), 4, axis=2).astype(np.float32)
+    info = next(i for i in graph.walk(model) if i.name == "c")
+    pc = capture.PoolCapture(model, [info], {"c": 3}, len(x))
+    pc.batch = 4
+    act = keras.ops.convert_to_numpy(keras.Model(inp, c)(x)).reshape(9, -1, 3)
+    assert (act == act.max(axis=1, keepdims=True)).sum(axis=1).min() >= 16  # every maximum is tied
+    for _ in range(2):  # eager, then compiled
+        got = pc.run(x, np.zeros(9, np.int64))
+        np.testing.assert_array_equal(got.argmax["c"], act.argmax(axis=1))
+        np.testing.assert_array_equal(got.maxima["c"], act.max(axis=1))
+        assert pc.capture.wait_compiled(timeout=300)
 
 
 def test_batch_size_follows_memory_and_evens_out():

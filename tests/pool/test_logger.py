@@ -265,18 +265,25 @@ def test_a_tf_data_pool_is_read_once(tmp_path, pool_data):
     np.testing.assert_array_equal(logger.pool_logger.pool.labels, y[:25])
 
 
-def test_a_failing_pool_warns_and_the_step_is_still_written(tmp_path, pool_data, monkeypatch):
+@pytest.mark.parametrize(
+    "part, background",
+    [("forward", False), ("analyse", False), ("analyse", True)],  # the pass (caller's thread), its analysis (finish)
+)
+def test_a_failing_pool_warns_and_the_step_is_still_written(tmp_path, pool_data, monkeypatch, part, background):
     x, y = pool_data
-    logger = cnn_tb.LayerLogger(str(tmp_path), x[:2], kinds=("stats",), pool=(x[:20], y[:20])).attach(tiny_model(10, 16))
+    logger = cnn_tb.LayerLogger(
+        str(tmp_path), x[:2], kinds=("stats",), pool=(x[:20], y[:20]), background=background
+    ).attach(tiny_model(10, 16))
 
-    def boom(step):
+    def boom(*args):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(logger.pool_logger, "run", boom)
+    monkeypatch.setattr(logger.pool_logger, part, boom)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for step in range(3):
             assert logger.log(step) is True
+        assert logger.wait() is True
     messages = [str(w.message) for w in caught if "held-out pool" in str(w.message)]
     assert len(messages) == 3 and "out of memory" in messages[0]
     assert "switched off" in messages[2] and logger.pool_logger is None
