@@ -61,9 +61,18 @@ def main(argv=None):
     print(table(results, args.short, args.steps))
 
 
+def _by_process(r):
+    """``python 400 -> 500 MB, data server 20 -> 300 MB`` (TensorBoard's Python
+    process and, with load_fast, the Rust data server)."""
+    a, b = r.get("rss_listed_by_process") or {}, r.get("rss_end_by_process") or {}
+    names = {"data_server": "data server"}
+    parts = [f"{names.get(k, k)} {a.get(k, 0) / 1e6:.0f} -> {b.get(k, 0) / 1e6:.0f} MB" for k in sorted(set(a) | set(b))]
+    return ", ".join(parts) or "-"
+
+
 def table(results, short, long):
-    rows = ["| epochs | loader | all epochs listed | `/runs` p50 | `/epochs` p50 (size) | cold `/activations` p95 | TensorBoard RSS: loaded / at the end / peak |",
-            "|---:|---|---:|---:|---:|---:|---:|"]
+    rows = ["| epochs | loader | all epochs listed | `/runs` p50 | `/epochs` p50 (size) | cold `/activations` p95 | TensorBoard RSS: loaded / at the end / peak | by process, loaded -> at the end |",
+            "|---:|---|---:|---:|---:|---:|---:|---|"]
     for n in (short, long):
         for lf in ("false", "true"):
             r = results[f"{n}/{lf}"]
@@ -72,7 +81,8 @@ def table(results, short, long):
                 f"| {n} | load_fast={lf} | {r['all_epochs_listed_seconds']:.1f} s | {rt['runs']['median'] * 1e3:.1f} ms | "
                 f"{rt['epochs']['median'] * 1e3:.1f} ms ({rt['epochs']['bytes_last'] / 1e3:.0f} KB) | "
                 f"{rt['activations_cold']['p95'] * 1e3:.1f} ms | {r.get('rss_listed_bytes', 0) / 1e6:.0f} / "
-                f"{r.get('rss_end_bytes', 0) / 1e6:.0f} / {r['peak_rss_bytes'] / 1e6:.0f} MB |")
+                f"{r.get('rss_end_bytes', 0) / 1e6:.0f} / {r['peak_rss_bytes'] / 1e6:.0f} MB | "
+                f"{_by_process(r)} |")
     b = results[f"{long}/false"].get("browser", {})
     if "first_draw_ms" in b:
         rows.append("")

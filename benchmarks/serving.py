@@ -146,6 +146,7 @@ def serve_and_measure(logdir, load_fast, steps, probes, n_warm, browser_fn=None)
         tb.wait_for(f"{PREFIX}/runs", lambda s, b: s == 200 and f'"last_step": {last}'.encode() in b, interval=0.1)
         res["all_epochs_listed_seconds"] = tb.satisfied_after
         res["rss_listed_bytes"] = tb.rss()  # every epoch loaded
+        res["rss_listed_by_process"] = tb.rss_by_process()
         epochs = json.loads(tb.get(f"{PREFIX}/epochs?run={run}")[2])
         res["epochs_served"] = len(epochs.get("steps", []))
         info = json.loads(tb.get(f"{PREFIX}/run?run={run}")[2])
@@ -155,6 +156,7 @@ def serve_and_measure(logdir, load_fast, steps, probes, n_warm, browser_fn=None)
             res["browser"] = browser_fn(tb)
         res["peak_rss_bytes"] = tb.peak_rss()
         res["rss_end_bytes"] = tb.rss()  # after every route (and the browser) was served
+        res["rss_end_by_process"] = tb.rss_by_process()
         res["rss_pids"] = len(common.tree_pids(tb.proc.pid))
     finally:
         tb.stop()

@@ -50,3 +50,7 @@ def test_projector_and_pool_routes_in_a_real_tensorboard(pool_logdir, load_fast)
         assert status == 200 and list(packs.decode_raw(body)) == ["conv1/examples"]
         status, headers, _ = tb.get(f"/data/plugin/cnn_tb/pool_images?run={q(run)}&step=1")
         assert status == 200 and headers["Content-Type"] == "image/png"
+        # the memory benchmarks' split: Python alone, or Python and the Rust data server
+        by = tb.rss_by_process()
+        assert set(by) == ({"python", "data_server"} if load_fast == "true" else {"python"})
+        assert all(v > 1 << 20 for v in by.values()) and sum(by.values()) <= tb.rss() * 1.1

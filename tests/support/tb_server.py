@@ -210,6 +210,23 @@ class TensorBoard:
         """Sum over the server's process tree of VmRSS (resident now), in bytes."""
         return sum(proc_status(pid)["VmRSS"] or 0 for pid in tree_pids(self.proc.pid))
 
+    def rss_by_process(self):
+        """VmRSS in bytes of the server's tree split into ``{"python": ...,
+        "data_server": ...}``: TensorBoard's Python process(es) and the Rust data
+        server that ``--load_fast`` starts (absent without it)."""
+        out = {}
+        for pid in tree_pids(self.proc.pid):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv0 = f.read().split(b"\0", 1)[0].decode(errors="replace")
+            except OSError:
+                continue
+            # the data server: tensorboard_data_server/bin/server (pip), or a tensorboard-data-server binary
+            data_server = "tensorboard_data_server" in argv0 or "data-server" in os.path.basename(argv0)
+            key = "data_server" if data_server else "python"
+            out[key] = out.get(key, 0) + (proc_status(pid)["VmRSS"] or 0)
+        return out
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
