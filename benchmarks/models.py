@@ -16,7 +16,10 @@ The floor is measured in the same process after training: one compiled call
 multi-output model of exactly the layers cnn_tb logs AND takes the gradient of
 each probe's top class score with respect to the input (a full backward pass:
 at least what Grad-CAM's gradient to the last conv layers costs), outputs
-fetched to numpy; median of many calls.
+fetched to numpy; median of many calls back to back. Beside it, as a diagnostic
+(the targets use the floor above): the same call once at each epoch's end of a
+third training of the same model (``floor_in_hook_s``), i.e. where cnn_tb's hook
+runs, after training's steps (cold caches, idle thread pools).
 
 Also reported: the first ``log`` call (step -1, at the first epoch's start)
 against a steady one, and the first step's whole time (``LayerFlow`` logs in the
@@ -56,7 +59,33 @@ def _model(name, size, classes):
 
 def floor_seconds(model, layer_names, images, repeats):
     """Median seconds of one forward pass through the logged layers plus the
-    gradient of the top class scores with respect to the input."""
+    gradient of the top class scores with respect to the input, called back to
+    back (warm caches)."""
+    return common.median(common.time_calls(floor_call(model, layer_names, images), repeats))
+
+
+def floor_in_hook_seconds(model, layer_names, images, x, y, epochs, batch):
+    """The same call once per epoch where a callback's hook runs (at each epoch's
+    end, after training's steps: cold caches, idle thread pools): median seconds
+    over the epochs after the first, the model trained without any other callback."""
+    import keras
+
+    call = floor_call(model, layer_names, images)
+    call()
+    seconds = {}
+
+    class Floor(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            t0 = time.perf_counter()
+            call()
+            seconds[epoch] = time.perf_counter() - t0
+
+    model.fit(x, y, epochs=epochs, batch_size=batch, callbacks=[Floor()], verbose=0)
+    return _middle(v for e, v in seconds.items() if e > 0)
+
+
+def floor_call(model, layer_names, images):
+    """The floor's call (see :func:`floor_seconds`), ready to time."""
     import keras
     import numpy as np
 
@@ -102,7 +131,7 @@ def floor_seconds(model, layer_names, images, repeats):
             outs[-1].max(dim=-1).values.sum().backward()
             return [o.detach().cpu().numpy() for o in outs] + [t.grad.cpu().numpy()]
 
-    return common.median(common.time_calls(call, repeats))
+    return call
 
 
 def _middle(xs):
@@ -188,11 +217,19 @@ def one(args):
         tb = _timed_subclass(keras.callbacks.TensorBoard)(log_dir=os.path.join(work, "keras_tb"), histogram_freq=1,
                                                           write_images=True)
         result["keras_tb_own_s"], _ = _fit(model, x, y, args.epochs, args.batch, tb)
+    model.set_weights(initial)
+    result["floor_in_hook_s"] = floor_in_hook_seconds(model, names, probes.model_inputs(), x, y, args.epochs, args.batch)
     print("RESULT " + json.dumps(result), flush=True)
 
 
 CONFIGS = [("tensorflow", "seed"), ("jax", "seed"), ("torch", "seed"), ("tensorflow", "resnet50"),
            ("jax", "resnet50"), ("torch", "resnet50")]
+
+
+def _in_hook(r):
+    """`` (2.1x of the floor in the hook's place)`` where measured."""
+    f = r.get("floor_in_hook_s")
+    return f" ({r['own_s'] / f:.2f}x of {f * 1e3:.1f} ms in the hook's place)" if f else ""
 
 
 def table(results):
@@ -203,7 +240,7 @@ def table(results):
         rows.append(
             f"| {r['backend']} | {r['model']} {r['size']}x{r['size']} | {r['logged_layers']} / {r['layers']} | "
             f"{r['epoch_s']:.2f} s | {r['own_s'] * 1e3:.0f} ms | {r['floor_s'] * 1e3:.1f} ms | "
-            f"{r['own_s'] / r['floor_s']:.2f}x | {r['first_step_s'] / r['steady_step_s']:.2f}x | "
+            f"{r['own_s'] / r['floor_s']:.2f}x{_in_hook(r)} | {r['first_step_s'] / r['steady_step_s']:.2f}x | "
             f"{r['first_step_s']:.2f} s / {r.get('first_step_total_s', r['first_step_s']):.2f} s"
             f"{' (background)' if r.get('first_step_deferred') else ''} | {ktb} | "
             f"{r['bytes_per_epoch'] / 1e6:.2f} | {r['image_tags']} / {r['scalar_tags']} |")

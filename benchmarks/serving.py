@@ -145,6 +145,9 @@ def serve_and_measure(logdir, load_fast, steps, probes, n_warm, browser_fn=None)
         res["first_flow_response_seconds"] = tb.satisfied_after
         tb.wait_for(f"{PREFIX}/runs", lambda s, b: s == 200 and f'"last_step": {last}'.encode() in b, interval=0.1)
         res["all_epochs_listed_seconds"] = tb.satisfied_after
+        # TensorBoard's main imports TensorFlow at start when it is installed (some
+        # 300 MB, a few seconds): let that settle before calling this "loaded"
+        res["rss_settled_seconds"] = _settle(tb)
         res["rss_listed_bytes"] = tb.rss()  # every epoch loaded
         res["rss_listed_by_process"] = tb.rss_by_process()
         epochs = json.loads(tb.get(f"{PREFIX}/epochs?run={run}")[2])
@@ -161,6 +164,20 @@ def serve_and_measure(logdir, load_fast, steps, probes, n_warm, browser_fn=None)
     finally:
         tb.stop()
     return res
+
+
+def _settle(tb, timeout=20.0, interval=0.5, tolerance=0.01):
+    """Wait until the server's resident memory changes by less than ``tolerance``
+    between two readings ``interval`` apart (at most ``timeout`` s); the seconds waited."""
+    t0 = time.perf_counter()
+    last = tb.rss()
+    while time.perf_counter() - t0 < timeout:
+        time.sleep(interval)
+        now = tb.rss()
+        if abs(now - last) <= tolerance * max(last, 1):
+            break
+        last = now
+    return time.perf_counter() - t0
 
 
 def startup_times(logdir, rounds, keep_all_variant=False):

@@ -74,7 +74,7 @@ class _Clock:
         self.timed = timed  # callbacks whose bench_epoch must follow the epoch
         self.begin = {}
         self.end = {}
-        self.after_log = []  # cnn_tb: (epoch, last_timings)
+        self.after_log = []  # cnn_tb: (step, its last_timings)
 
 
 def _timers(clock, logger=None):
@@ -90,7 +90,9 @@ def _timers(clock, logger=None):
         def on_epoch_end(self, epoch, logs=None):
             clock.end[epoch] = time.perf_counter()
             if logger is not None and logger.last_timings:
-                clock.after_log.append((epoch, dict(logger.last_timings)))
+                # in the background, log(epoch) waited for the step before and holds its timings
+                step = epoch - 1 if getattr(logger, "background", False) else epoch
+                clock.after_log.append((step, dict(logger.last_timings)))
                 logger.last_timings = {}
 
     return First(), Last()
