@@ -95,6 +95,12 @@ def _timers(clock, logger=None):
                 clock.after_log.append((step, dict(logger.last_timings)))
                 logger.last_timings = {}
 
+        def on_train_end(self, logs=None):
+            # the callback's on_train_end (before this one) waited for the last step
+            if logger is not None and logger.last_timings and getattr(logger, "background", False) and clock.end:
+                clock.after_log.append((max(clock.end), dict(logger.last_timings)))
+                logger.last_timings = {}
+
     return First(), Last()
 
 
