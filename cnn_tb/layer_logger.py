@@ -93,8 +93,9 @@ class LayerLogger:
             Default 6.
         background: ``log`` returns once the probes' pass, the kernels, the
             feature visualizations and the pool's pass are done (what reads the
-            model); the step's statistics, pictures, packs and event are made
-            and written on a background thread while training goes on. The
+            model); the step's statistics, pictures, packs, the pool's analyses
+            and the event are made and written on a background thread while
+            training goes on. The
             next ``log``, :meth:`wait` and :meth:`close` wait for it; a step
             that fails there is reported (a warning) by the next of them.
             Default ``False`` (``log`` returns once the step is written); the
