@@ -83,6 +83,7 @@ def test_three_failures_in_a_row_stop_logging_and_a_success_resets_the_count(tmp
     logger.attach(small_model())  # a new model starts afresh
     fail["on"] = False
     assert logger.log(7) is True
+    logger.close()
 
 
 def test_log_layers_reuses_one_logger_per_model_probes_and_options(tmp_path):
