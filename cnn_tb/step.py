@@ -23,9 +23,9 @@ from cnn_tb.summaries.base import Step
 class Prepared:
     """What :meth:`StepRunner.prepare` hands to :meth:`StepRunner.finish`."""
 
-    def __init__(self, data, pool_step, clock, kernels):
+    def __init__(self, data, pool_pass, clock, kernels):
         self.data = data  # the Step (its kernels filled in by finish)
-        self.pool_step = pool_step  # (step, the pool's PoolResult), or None
+        self.pool_pass = pool_pass  # the pool's PoolResult (analysed in finish), or None
         self.clock = clock
         self.kernels = kernels  # KernelTracker.snapshot()
 
@@ -94,13 +94,11 @@ class StepRunner:
         for kind in self.kinds:
             kind.prepare(data)
         clock.lap("prepare")
-        pool_step = None
+        pool_pass = None
         if self.pool_logger is not None and self.pool_logger.due(step, pool):
-            pool_step = self._pool_guarded(step, self.pool_logger.forward)
-            if pool_step is not None:
-                pool_step = (step, pool_step)  # analysed in finish()
+            pool_pass = self._pool_guarded(step, self.pool_logger.forward)
             clock.lap("pool")
-        return Prepared(data, pool_step, clock, kernels)
+        return Prepared(data, pool_pass, clock, kernels)
 
     def deferred(self, weights, step, logs, **options):
         """The whole step on the calling thread (a background one), with the model's
@@ -141,8 +139,8 @@ class StepRunner:
         values = [v for k in self.kinds for v in k.values(data)]
         clock.lap("encoding")
         pool_values = []
-        if prepared.pool_step is not None and self.pool_logger is not None:
-            pool_values = self._pool_guarded(data.step, self._pool_values, prepared.pool_step, done=True) or []
+        if prepared.pool_pass is not None and self.pool_logger is not None:
+            pool_values = self._pool_guarded(data.step, self._pool_values, data.step, prepared.pool_pass, done=True) or []
             clock.lap("pool_values")
         picture_values, clock.timings["rendering"] = pictures.result()
         clock.lap("waiting_for_rendering")
@@ -150,8 +148,8 @@ class StepRunner:
         clock.lap("writing")
         return clock.done()
 
-    def _pool_values(self, pool_pass):
-        return self.pool_logger.values(self.pool_logger.analyse(*pool_pass))
+    def _pool_values(self, step, pool_pass):
+        return self.pool_logger.values(self.pool_logger.analyse(step, pool_pass))
 
     def _pool_guarded(self, step, fn, *args, done=False):
         """``fn(*args)`` of the pool; a failure leaves the pool out of this step with a

@@ -199,7 +199,8 @@ def quantize_rows(x):
     x = _f32(x)
     # Every value finite (the usual case): no masks (a `where` over every value
     # costs TensorFlow on CPU more than the rest of the quantisation).
-    return ops.cond(ops.all(ops.isfinite(x)), lambda: _quantize(x, None), lambda: _quantize(x, ops.isfinite(x)))
+    finite = ops.isfinite(x)
+    return ops.cond(ops.all(finite), lambda: _quantize(x, None), lambda: _quantize(x, finite))
 
 
 def _quantize(x, finite):

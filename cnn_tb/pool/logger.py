@@ -147,10 +147,6 @@ class PoolLogger:
 
     # --------------------------------------------------------------------- run
 
-    def run(self, step):
-        """The pool pass and every analysis of it (:class:`PoolStep`)."""
-        return self.analyse(step, self.forward())
-
     def forward(self):
         """The pool's pass through the model as it is now
         (:class:`~cnn_tb.pool.capture.PoolResult`, numpy): the part that must run
