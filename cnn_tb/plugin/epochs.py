@@ -16,6 +16,8 @@ convolutions) as 52; a model with 500 layers as 40, plus the light fields of
 every epoch.
 """
 
+import json
+
 FULL_ENTRIES = 12_000  # layer entries (statistics + kernel changes) served in full
 MIN_FULL_EPOCHS = 40  # epochs served in full, however deep the model
 
@@ -49,16 +51,27 @@ def partial(rec):
     return out
 
 
-def served(records, budget=FULL_ENTRIES, minimum=MIN_FULL_EPOCHS):
-    """``(epochs, full)``: the served list of ``records`` (served epoch records, in
-    step order) and the number of them in full."""
-    return sampled(records, entries, partial, budget, minimum)
+def encode(rec, light=partial, count=entries):
+    """``(JSON of rec, JSON of light(rec), count(rec))``: a record as ``/epochs``
+    (or ``/pool``) serves it, whole and light, kept as bytes by the reader."""
+    return _dump(rec), _dump(light(rec)), count(rec)
 
 
-def sampled(records, count, light, budget, minimum):
-    """``(served, full)``: ``records`` (in step order) whole at :func:`full_indices`
-    (``count(record)`` entries each, the largest counting), ``light(record)`` elsewhere;
-    and the number whole. The rule of ``/epochs`` and ``/pool``."""
+def _dump(obj):
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def served_json(encoded, budget=FULL_ENTRIES, minimum=MIN_FULL_EPOCHS):
+    """``(pieces, full)``: of records :func:`encode`-d (in step order), the JSON
+    of each as served (whole or light) and the number of them whole."""
+    return sampled(encoded, lambda e: e[2], lambda e: e[1], budget, minimum, whole=lambda e: e[0])
+
+
+def sampled(records, count, light, budget, minimum, whole=lambda r: r):
+    """``(served, full)``: ``whole(record)`` for ``records`` (in step order) at
+    :func:`full_indices` (``count(record)`` entries each, the largest counting),
+    ``light(record)`` elsewhere; and the number whole. The rule of ``/epochs``
+    and ``/pool``."""
     per_record = max((count(r) for r in records), default=0)
     keep = set(full_indices(len(records), per_record, budget, minimum))
-    return [r if i in keep else light(r) for i, r in enumerate(records)], len(keep)
+    return [whole(r) if i in keep else light(r) for i, r in enumerate(records)], len(keep)

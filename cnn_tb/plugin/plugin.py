@@ -203,7 +203,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         run = params.string("run")
         step = params.integer("step")
         ctx, eid = self._ids(request)
-        return http_util.Respond(request, self._reader.epoch_impl(ctx, eid, run, step), "application/json")
+        return http_util.Respond(request, self._reader.epoch_json_impl(ctx, eid, run, step), "application/json")
 
     @_route
     def _serve_probe(self, request, params):
@@ -245,7 +245,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         run = params.string("run")
         step = params.integer("step")
         ctx, eid = self._ids(request)
-        return http_util.Respond(request, self._reader.pool_record_impl(ctx, eid, run, step), "application/json")
+        return http_util.Respond(request, self._reader.pool_record_json_impl(ctx, eid, run, step), "application/json")
 
     @_route
     def _serve_pool_images(self, request, params):

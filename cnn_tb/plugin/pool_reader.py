@@ -14,6 +14,7 @@ from tensorboard import errors
 
 from cnn_tb.contract import packs, pool_records, tags
 from cnn_tb.plugin import pool_served
+from cnn_tb.plugin.cache import python_size, release_free_memory
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.pack_files import PNG_MAGIC
 
@@ -36,27 +37,41 @@ class PoolReader:
             ``{"run", "sessions": [...], "steps": [...], "records": [...],
             "full_records": int, "sampled": bool}``.
         """
-        return self._pool_entry(ctx, eid, run)["obj"]
+        return json.loads(gzip.decompress(self.pool_gzip_impl(ctx, eid, run)))
+
+    def pool_record_json_impl(self, ctx, eid, run, step):
+        """The record of pool step ``step`` in full (as in :meth:`pool_impl` of a
+        short run), as JSON bytes."""
+        entry = self._pool_entry(ctx, eid, run)
+        found = entry["where"].get(step)
+        if found is None:
+            raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {entry['steps'][:20]}")
+        wall_time, session = found
+        enc = self._encoded_record(eid, run, tags.POOL_TAG, "pool", step, wall_time)
+        if enc is None:  # evicted from the cache: encode the run's records again
+            enc = next((e for s, _, e in self._pool_json(ctx, eid, run) if s == step), None)
+        if enc is None:
+            raise errors.NotFoundError(f"no pool step {step} in run {run!r}")
+        return pool_served.with_session(enc[0], session)
 
     def pool_record_impl(self, ctx, eid, run, step):
-        """The record of pool step ``step`` in full (as in :meth:`pool_impl` of a short run)."""
-        rec = self._pool_entry(ctx, eid, run)["full"].get(step)
-        if rec is None:
-            raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {self.pool_impl(ctx, eid, run)['steps'][:20]}")
-        return rec
+        """:meth:`pool_record_json_impl` decoded."""
+        return json.loads(self.pool_record_json_impl(ctx, eid, run, step))
 
     def pool_gzip_impl(self, ctx, eid, run):
         """:meth:`pool_impl` as gzip-compressed JSON bytes, built once per change of
         the run's pool records."""
-        entry = self._pool_entry(ctx, eid, run)
-        if entry["gzip"] is None:
-            raw = json.dumps(entry["obj"], separators=(",", ":"), allow_nan=False).encode()
-            entry["gzip"] = gzip.compress(raw, compresslevel=5, mtime=0)
-        return entry["gzip"]
+        return self._pool_entry(ctx, eid, run)["gzip"]
+
+    def _pool_json(self, ctx, eid, run):
+        """``[(step, wall_time, (full JSON, partial JSON, entries))]`` of the run's pool
+        records (without their session), each encoded once and kept as bytes."""
+        return self._encoded_records(ctx, eid, run, tags.POOL_TAG, pool_records.parse_pool_record, pool_served.encode, "pool")
 
     def _pool_entry(self, ctx, eid, run):
-        """``{"obj": the /pool object, "gzip": its compressed JSON or None}``, cached
-        per version of the run's pool, pool run and epoch tags."""
+        """``{"steps", "sessions", "gzip", "where": {step: (wall_time, session)}}``,
+        built once per version of the run's pool, pool run and epoch tags; the
+        records themselves stay in the byte-bounded cache of :meth:`_pool_json`."""
         run_tags = self._require_run(ctx, eid, run, fresh=True)
         if tags.POOL_TAG not in run_tags or tags.POOL_RUN_TAG not in run_tags:
             raise errors.NotFoundError(f"run {run!r} has no held-out pool (it was logged without pool=)")
@@ -64,25 +79,36 @@ class PoolReader:
         hit = self._derived.get(("pool", eid, run), key)
         if hit is None:
             sessions = self._decoded_records(ctx, eid, run, tags.POOL_RUN_TAG, pool_records.parse_pool_run_record)
-            complete = set(self.epochs_impl(ctx, eid, run)["steps"])
-            out = []
-            for step, rec in self._decoded_records(ctx, eid, run, tags.POOL_TAG, pool_records.parse_pool_record):
+            complete = set(self.epoch_steps(ctx, eid, run))
+            out = []  # (step, wall_time, encoded, session)
+            for step, wall_time, enc in self._pool_json(ctx, eid, run):
                 index = max((i for i, (s, _) in enumerate(sessions) if s <= step), default=None)
                 if step in complete and index is not None:
-                    out.append(dict(rec, session=index))
-            shown, full = pool_served.served(out, self.pool_full_entries, self.pool_min_full)
-            obj = {"run": run, "sessions": [r for _, r in sessions], "steps": [r["step"] for r in out], "records": shown,
-                   "full_records": full, "sampled": full < len(out)}
-            hit = {"obj": obj, "gzip": None, "full": {r["step"]: r for r in out}}
+                    out.append((step, wall_time, enc, index))
+            pieces, full = pool_served.served_json([o[2] for o in out], [o[3] for o in out],
+                                                   self.pool_full_entries, self.pool_min_full)
+            steps = [o[0] for o in out]
+            raw = b'{"run":%s,"sessions":%s,"steps":%s,"records":[%s],"full_records":%d,"sampled":%s}' % (
+                json.dumps(run).encode(),
+                json.dumps([r for _, r in sessions], separators=(",", ":"), allow_nan=False).encode(),
+                json.dumps(steps, separators=(",", ":")).encode(),
+                b",".join(pieces),
+                full,
+                b"true" if full < len(out) else b"false",
+            )
+            hit = {"steps": steps, "sessions": [r for _, r in sessions], "gzip": gzip.compress(raw, compresslevel=5, mtime=0),
+                   "where": {o[0]: (o[1], o[3]) for o in out}}
             self._derived.put(("pool", eid, run), key, hit)
-        if not hit["obj"]["records"]:
+            del out, pieces, raw
+            release_free_memory()
+        if not hit["steps"]:
             raise errors.NotFoundError(f"run {run!r} has no complete pool step yet")
         return hit
 
     def _pool_step(self, ctx, eid, run, step):
         """``(pool record, its session)`` of pool step ``step``."""
         rec = self.pool_record_impl(ctx, eid, run, step)
-        return rec, self.pool_impl(ctx, eid, run)["sessions"][rec["session"]]
+        return rec, self._pool_entry(ctx, eid, run)["sessions"][rec["session"]]
 
     def _file_bytes(self, run, path, span):
         key = ("pool-file", run, path, tuple(span))
@@ -119,7 +145,7 @@ class PoolReader:
             except tags.FormatError as e:
                 warn_once(("corrupt", run, tags.POOL_TAG), "cnn_tb: skipping unreadable pool packs of run %r: %s", run, e)
                 raise errors.NotFoundError(f"the pool pack of step {step} is unreadable (truncated or corrupt)") from e
-            self._packs.put(key, hit, len(hit[0]) + 64 * len(hit[1]))
+            self._packs.put(key, hit, len(hit[0]) + python_size(hit[1]))
         raw, entries, body = hit
         names = None
         if layer is not None:

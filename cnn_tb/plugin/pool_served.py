@@ -15,7 +15,8 @@ complete up to 83 pool steps, and as 83 full records beyond; a pool of 100
 classes as 40 (its confusion matrices: 10,000 entries each).
 """
 
-from cnn_tb.plugin.epochs import FULL_ENTRIES, MIN_FULL_EPOCHS, sampled
+from cnn_tb.plugin import epochs
+from cnn_tb.plugin.epochs import FULL_ENTRIES, MIN_FULL_EPOCHS
 
 HEAVY = ("class_separation", "confusion", "confused_pairs")
 
@@ -34,7 +35,19 @@ def partial(rec):
     return dict(rec, **{k: None for k in HEAVY}, partial=True)
 
 
-def served(records, budget=FULL_ENTRIES, minimum=MIN_FULL_EPOCHS):
-    """``(records, full)``: the served list of pool ``records`` (in step order) and
-    the number of them in full."""
-    return sampled(records, entries, partial, budget, minimum)
+def encode(rec):
+    """A pool record (without its session) as :func:`cnn_tb.plugin.epochs.encode` keeps it."""
+    return epochs.encode(rec, partial, entries)
+
+
+def with_session(piece, session):
+    """A record's JSON object with ``"session": session`` added as its last key."""
+    return piece[:-1] + b',"session":%d}' % session
+
+
+def served_json(encoded, sessions, budget=FULL_ENTRIES, minimum=MIN_FULL_EPOCHS):
+    """``(pieces, full)``: of pool records :func:`encode`-d (in step order) and
+    the index of each one's session, the JSON of each as served (whole or light,
+    with its ``session``) and the number of them whole."""
+    pieces, full = epochs.served_json(encoded, budget, minimum)
+    return [with_session(p, s) for p, s in zip(pieces, sessions)], full

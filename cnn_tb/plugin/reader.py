@@ -22,6 +22,7 @@ from tensorboard import errors
 from cnn_tb.contract import packs, records, tags
 from cnn_tb.plugin import epochs as epochs_lib
 from cnn_tb.plugin import structure
+from cnn_tb.plugin.cache import release_free_memory
 from cnn_tb.plugin.feature_viz_reader import FeatureVizReader
 from cnn_tb.plugin.histogram_reader import HistogramReader
 from cnn_tb.plugin.log import warn_once
@@ -93,38 +94,67 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
             warn_once(("blocks", run), "cnn_tb: no block structure for run %r (%s: %s)", run, type(e).__name__, e)
             return structure.flat_structure(len(rec["layers"]))
 
+    def _epoch_json(self, ctx, eid, run):
+        """``[(step, wall_time, (full JSON, partial JSON, entries))]`` of the run's
+        served epoch records: each encoded once per ``(step, wall_time)`` and kept as bytes."""
+        return self._encoded_records(ctx, eid, run, tags.EPOCH_TAG, records.parse_epoch_record, epochs_lib.encode, "epoch")
+
     def _epochs(self, ctx, eid, run):
+        """``{"steps", "gzip", "wall_times"}`` of ``/epochs``, built once per version
+        of the run's epoch tag. Only these are kept: the records themselves stay
+        in the byte-bounded cache of :meth:`_epoch_json` (memory does not grow
+        with the epochs as parsed Python objects would)."""
         run_tags = self._require_run(ctx, eid, run, fresh=True)
         key = self._series_key(run_tags, tags.EPOCH_TAG)
         hit = self._derived.get(("epochs", eid, run), key)
         if hit is None:
-            found = []
-            if tags.EPOCH_TAG in run_tags:
-                found = self._decoded_records(ctx, eid, run, tags.EPOCH_TAG, records.parse_epoch_record)
-            served, full = epochs_lib.served([r for _, r in found], self.epochs_full_entries)
-            obj = {"run": run, "steps": [s for s, _ in found], "epochs": served,
-                   "full_epochs": full, "sampled": full < len(found)}
-            raw = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
-            hit = (obj, raw, gzip.compress(raw, compresslevel=5, mtime=0), dict(found))
+            found = self._epoch_json(ctx, eid, run) if tags.EPOCH_TAG in run_tags else []
+            pieces, full = epochs_lib.served_json([enc for _, _, enc in found], self.epochs_full_entries)
+            steps = [s for s, _, _ in found]
+            raw = b'{"run":%s,"steps":%s,"epochs":[%s],"full_epochs":%d,"sampled":%s}' % (
+                json.dumps(run).encode(),
+                json.dumps(steps, separators=(",", ":")).encode(),
+                b",".join(pieces),
+                full,
+                b"true" if full < len(found) else b"false",
+            )
+            hit = {"steps": steps, "gzip": gzip.compress(raw, compresslevel=5, mtime=0),
+                   "wall_times": {s: w for s, w, _ in found}}
             self._derived.put(("epochs", eid, run), key, hit)
+            del found, pieces, raw
+            release_free_memory()
         return hit
+
+    def epoch_steps(self, ctx, eid, run):
+        """The steps of ``run`` with a complete epoch record, sorted."""
+        return self._epochs(ctx, eid, run)["steps"]
 
     def epochs_impl(self, ctx, eid, run):
         """Every complete step of ``run`` with its summary, sorted by step; the
         per-layer fields in full for a sample of them when the run is large
         (:mod:`cnn_tb.plugin.epochs`)."""
-        return self._epochs(ctx, eid, run)[0]
+        return json.loads(gzip.decompress(self.epochs_gzip_impl(ctx, eid, run)))
+
+    def epoch_json_impl(self, ctx, eid, run, step):
+        """The served epoch record of ``step`` in full (as in :meth:`epochs_impl` of a
+        small run), as JSON bytes."""
+        wall_time = self._epochs(ctx, eid, run)["wall_times"].get(step)
+        if wall_time is None:
+            raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
+        enc = self._encoded_record(eid, run, tags.EPOCH_TAG, "epoch", step, wall_time)
+        if enc is None:  # evicted from the cache: encode the run's records again
+            enc = next((e for s, _, e in self._epoch_json(ctx, eid, run) if s == step), None)
+        if enc is None:
+            raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
+        return enc[0]
 
     def epoch_impl(self, ctx, eid, run, step):
-        """The served epoch record of ``step`` in full (as in :meth:`epochs_impl` of a small run)."""
-        rec = self._epochs(ctx, eid, run)[3].get(step)
-        if rec is None:
-            raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
-        return rec
+        """:meth:`epoch_json_impl` decoded."""
+        return json.loads(self.epoch_json_impl(ctx, eid, run, step))
 
     def epochs_gzip_impl(self, ctx, eid, run):
         """:meth:`epochs_impl` as gzip-compressed JSON bytes (built once per change)."""
-        return self._epochs(ctx, eid, run)[2]
+        return self._epochs(ctx, eid, run)["gzip"]
 
     def _layer_names(self, ctx, eid, run):
         return {l["name"] for l in self.run_impl(ctx, eid, run, fresh=False)["layers"]}

@@ -12,7 +12,7 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from cnn_tb.contract import packs, records, tags
-from cnn_tb.plugin.cache import ByteLRU, TimedListings, VersionedMemo
+from cnn_tb.plugin.cache import ByteLRU, TimedListings, VersionedMemo, python_size
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.pack_files import PackFiles
 
@@ -51,7 +51,8 @@ class CachedSource:
         self._pack_files = pack_files or PackFiles()
         self._downsample = downsample if downsample and downsample > 0 else MAX_DOWNSAMPLE
         self._packs = ByteLRU(cache_bytes)
-        self._records = ByteLRU(16 << 20)
+        self._records = ByteLRU(16 << 20)  # parsed records, counted as Python objects
+        self._encoded = ByteLRU(32 << 20)  # records as the routes serve them (JSON bytes)
         self._run_listing = TimedListings(RUN_LISTING_TTL, 64)  # eid -> list_tensors result
         self._blob_listing = TimedListings(BLOB_LISTING_TTL, 256)  # (eid, run, tag) -> {step: datum}
         self._derived = VersionedMemo(512)  # (what, eid, run) -> run record / epochs payload
@@ -148,26 +149,46 @@ class CachedSource:
 
         ``what`` names the parse: each is cached on its own.
         """
+        found = self._per_datum(ctx, eid, run, tag, parse, what, self._records, lambda rec: 256 + python_size(rec))
+        return [(step, rec) for step, _, rec in found]
+
+    def _encoded_records(self, ctx, eid, run, tag, parse, encode, what):
+        """``[(step, wall_time, encode(parse(record)))]`` of a tensor tag, where
+        ``encode`` returns a tuple of bytes and ints: what a route serves of a
+        record, kept compact (parsed Python objects cost several times their
+        JSON). :meth:`_encoded_record` finds one of them again."""
+        return self._per_datum(ctx, eid, run, tag, lambda obj, step: encode(parse(obj, step)), what, self._encoded,
+                               lambda enc: 128 + sum(len(v) for v in enc if isinstance(v, bytes)))
+
+    def _encoded_record(self, eid, run, tag, what, step, wall_time):
+        """The cached value of :meth:`_encoded_records` for one record, or None when evicted."""
+        return self._encoded.get((what, eid, run, tag, step, wall_time)) or None
+
+    def _per_datum(self, ctx, eid, run, tag, make, what, cache, size):
+        """``[(step, wall_time, make(decoded JSON, step))]`` of a tensor tag in step order (a
+        later record of the same step wins), each value made once per ``(step,
+        wall_time)`` and kept in ``cache`` (a :class:`ByteLRU`, ``size(value)``
+        bytes); undecodable records skipped with one warning."""
         series = self._dp.read_tensors(
             ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
         ).get(run, {}).get(tag)
         out = {}
         for datum in series or ():
             key = (what, eid, run, tag, datum.step, datum.wall_time)
-            rec = self._records.get(key)
+            rec = cache.get(key)
             if rec is None:
                 try:
-                    rec = parse(records.decode_json(datum.numpy, what=f"{tag} step {datum.step}"), datum.step)
+                    rec = make(records.decode_json(datum.numpy, what=f"{tag} step {datum.step}"), datum.step)
                 except tags.NewerVersionError as e:
                     warn_once(("newer", run, tag), "cnn_tb: skipping records of %s in run %r: %s", tag, run, e)
                     rec = False
                 except (tags.FormatError, ValueError, TypeError, AttributeError, OverflowError) as e:
                     warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
                     rec = False
-                self._records.put(key, rec, 256 + len(str(rec)) if rec else 64)
+                cache.put(key, rec, size(rec) if rec else 64)
             if rec:
-                out[datum.step] = rec  # a later record of the same step wins
-        return sorted(out.items())
+                out[datum.step] = (datum.wall_time, rec)  # a later record of the same step wins
+        return [(step, w, rec) for step, (w, rec) in sorted(out.items())]
 
     def _pack_index(self, ctx, eid, run, step):
         """The pack index record of ``step`` (format 2), or None when the run has none."""
@@ -214,7 +235,7 @@ class CachedSource:
             except tags.FormatError as e:
                 warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
                 raise errors.NotFoundError(f"{tag} at step {step} is unreadable (truncated or corrupt)") from e
-            self._packs.put(key, hit, len(hit[0]) + 64 * len(hit[1]))
+            self._packs.put(key, hit, len(hit[0]) + python_size(hit[1]))
         return hit
 
     def _require_run(self, ctx, eid, run, fresh=False):

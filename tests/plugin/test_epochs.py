@@ -62,18 +62,21 @@ def test_partial_keeps_the_light_fields_only():
     assert epochs_lib.entries(rec) == 6 + 2
 
 
-def test_served_keeps_the_sampled_epochs_whole_and_the_rest_light():
+def test_served_json_keeps_the_sampled_epochs_whole_and_the_rest_light():
     rng = np.random.default_rng(1)
     layers = [fixture_writer._complete_layer(l) for l in fixture_writer.default_layers()]
     recs = [records.parse_epoch_record(fixture_writer.epoch_record(layers, s, 2, 3, [0, 1], rng), s) for s in range(12)]
-    got, full = epochs_lib.served(recs, budget=8 * 3, minimum=2)
+    encoded = [epochs_lib.encode(r) for r in recs]
+    pieces, full = epochs_lib.served_json(encoded, budget=8 * 3, minimum=2)
+    got = [json.loads(p) for p in pieces]
     keep = even_sample(12, 3)
     assert full == 3 and [i for i, e in enumerate(got) if not e.get("partial")] == keep
-    assert all(got[i] is recs[i] for i in keep)
+    assert all(got[i] == recs[i] and pieces[i] == encoded[i][0] for i in keep)
     assert all(got[i] == epochs_lib.partial(recs[i]) for i in range(12) if i not in keep)
-    got, full = epochs_lib.served(recs, budget=8 * 3, minimum=5)  # the minimum is the caller's
-    assert full == 5 and [i for i, e in enumerate(got) if not e.get("partial")] == even_sample(12, 5)
-    assert epochs_lib.served([], budget=10) == ([], 0)
+    assert encoded[0][2] == epochs_lib.entries(recs[0]) == 8
+    pieces, full = epochs_lib.served_json(encoded, budget=8 * 3, minimum=5)  # the minimum is the caller's
+    assert full == 5 and [i for i, p in enumerate(pieces) if b'"partial":true' not in p] == even_sample(12, 5)
+    assert epochs_lib.served_json([], budget=10) == ([], 0)
 
 
 @pytest.fixture(scope="module")

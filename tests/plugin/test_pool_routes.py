@@ -135,3 +135,34 @@ def test_a_pool_step_without_its_epoch_record_is_not_listed(tmp_path):
     pool = json.loads(client.get(f"{P}/pool?run=cut/cnn_tb").data)
     assert pool["steps"] == [-1]  # ...but not served
     assert client.get(f"{P}/pool_pack?run=cut/cnn_tb&step=0").status_code == 404
+
+
+def test_pool_records_are_kept_as_bytes_sampled_and_encoded_again_once_evicted(pool, pool_logdir):
+    """/pool of a long run: the heavy fields in full for a sample of the records
+    (``partial`` elsewhere, with their session); /pool_record serves every one
+    in full, also once the byte-bounded cache of encoded records evicted it."""
+    from tensorboard import context
+
+    from cnn_tb.plugin.cache import ByteLRU
+    from tests.plugin.test_reader import _fresh_reader
+
+    ctx = context.RequestContext()
+    root, _ = pool_logdir
+    reader, _, _ = _fresh_reader(root)
+    reader.pool_full_entries, reader.pool_min_full = 1, 2  # two of the three records in full
+    one = len(reader.pool_record_json_impl(ctx, "", "pool_run/cnn_tb", 0))
+    reader._encoded = ByteLRU(one + 200)  # room for one record's full and partial JSON
+    reader._derived = type(reader._derived)(512)
+    got = reader.pool_impl(ctx, "", "pool_run/cnn_tb")
+    assert got["steps"] == pool["steps"] == [-1, 0, 1] and got["sessions"] == pool["sessions"]
+    assert got["full_records"] == 2 and got["sampled"] is True
+    assert [r.get("partial", False) for r in got["records"]] == [False, True, False]
+    middle = got["records"][1]
+    assert middle["session"] == 0 and all(middle[k] is None for k in ("class_separation", "confusion", "confused_pairs"))
+    assert {k: v for k, v in middle.items() if k != "partial"} == dict(
+        pool["records"][1], class_separation=None, confusion=None, confused_pairs=None)
+    assert len(reader._encoded) < 3
+    for i, step in enumerate(got["steps"]):
+        assert reader.pool_record_impl(ctx, "", "pool_run/cnn_tb", step) == pool["records"][i]
+    memo = reader._pool_entry(ctx, "", "pool_run/cnn_tb")
+    assert sorted(memo) == ["gzip", "sessions", "steps", "where"] and memo["where"] == {s: (memo["where"][s][0], 0) for s in (-1, 0, 1)}

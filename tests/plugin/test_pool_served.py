@@ -55,11 +55,13 @@ def test_served_keeps_an_even_sample_whole(n, classes, budget, minimum, full):
     recs = [_record(layers=15, classes=classes, pairs=2, step=s) for s in range(n)]
     per = 15 + classes * classes + 2 * 8
     want = even_sample(n, min(n, full if full is not None else max(minimum, budget // per)))
-    got, count = pool_served.served(recs, budget, minimum)
+    sessions = [s % 3 for s in range(n)]
+    pieces, count = pool_served.served_json([pool_served.encode(r) for r in recs], sessions, budget, minimum)
+    got = [json.loads(p) for p in pieces]
     assert count == len(want) and [i for i, r in enumerate(got) if not r.get("partial")] == want
-    assert all(got[i] is recs[i] for i in want)
-    assert all(got[i] == pool_served.partial(recs[i]) for i in range(n) if i not in want)
-    assert pool_served.served([]) == ([], 0)
+    assert all(got[i] == dict(recs[i], session=sessions[i]) for i in want)
+    assert all(got[i] == dict(pool_served.partial(recs[i]), session=sessions[i]) for i in range(n) if i not in want)
+    assert pool_served.served_json([], []) == ([], 0)
 
 
 def test_a_short_pool_is_served_whole(pool_client, pool_logdir):

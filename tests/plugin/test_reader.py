@@ -457,16 +457,48 @@ def test_new_epochs_are_served_at_once_and_the_payload_is_compact_json(tmp_path,
     assert gzip.compress(raw, compresslevel=5, mtime=0) == reader.epochs_gzip_impl(ctx, EID, "a/cnn_tb")
     # answers are built once per version of the epoch series, and /histograms keeps its own parse
     calls = []
-    original = reader._decoded_records
-    reader._decoded_records = lambda *a, **k: calls.append(a[3]) or original(*a, **k)
+    original = reader._per_datum
+    reader._per_datum = lambda *a, **k: calls.append(a[3]) or original(*a, **k)
     assert reader.epochs_impl(ctx, EID, "a/cnn_tb") == got and calls == []
+    assert reader.epoch_impl(ctx, EID, "a/cnn_tb", 0) == got["epochs"][1] and calls == []
     h = json.loads(reader.histograms_impl(ctx, EID, "a/cnn_tb", "conv1"))
     assert h["steps"] == [-1, 0, 1] and len(h["histograms"][0]["buckets"]) == 30
     assert calls.count(tags.EPOCH_TAG) == 1  # (the run record written again at step 1 is read too)
-    del reader._decoded_records
+    del reader._per_datum
     # another run's epochs are its own
     fixture_writer.write_run(os.path.join(root, "b", "cnn_tb"), steps=(7,))
     multiplexer.AddRunsFromDirectory(root)
     multiplexer.Reload()
     assert reader.epochs_impl(ctx, EID, "b/cnn_tb")["steps"] == [7]
     assert reader.epochs_impl(ctx, EID, "a/cnn_tb")["steps"] == [-1, 0, 1]
+
+
+def test_epoch_records_are_kept_as_bytes_in_a_bounded_cache(tmp_path, ctx):
+    """/epochs and /epoch keep no parsed record per epoch: the served JSON of each
+    record lives in a byte-bounded cache, and an evicted one is encoded again."""
+    from cnn_tb.plugin.cache import ByteLRU, python_size
+
+    root = str(tmp_path)
+    steps = tuple(range(-1, 9))
+    fixture_writer.write_run(os.path.join(root, "a", "cnn_tb"), steps=steps)
+    roomy, _, _ = _fresh_reader(root)
+    want = roomy.epochs_impl(ctx, EID, "a/cnn_tb")
+    assert want["steps"] == list(steps) and want["full_epochs"] == len(steps)
+    one = len(roomy.epoch_json_impl(ctx, EID, "a/cnn_tb", 3))
+    tight, _, _ = _fresh_reader(root)
+    tight._encoded = ByteLRU(3 * (one + 128) + 2 * one)  # room for about three records of ten
+    assert tight.epochs_impl(ctx, EID, "a/cnn_tb") == want
+    assert len(tight._encoded) < len(steps) and tight._encoded.size <= tight._encoded.max_bytes
+    for i, step in enumerate(steps):  # evicted ones are encoded again, the same
+        assert tight.epoch_impl(ctx, EID, "a/cnn_tb", step) == want["epochs"][i]
+        assert tight.epoch_json_impl(ctx, EID, "a/cnn_tb", step) == json.dumps(
+            want["epochs"][i], separators=(",", ":")).encode()
+    with pytest.raises(errors.NotFoundError, match="no complete epoch record at step 99"):
+        tight.epoch_impl(ctx, EID, "a/cnn_tb", 99)
+    # what the memo keeps per epoch: a step and a wall time, no record
+    (memo,) = [v for k, (_, v) in tight._derived._items.items() if k[0] == "epochs"]
+    assert sorted(memo) == ["gzip", "steps", "wall_times"] and sorted(memo["wall_times"]) == list(steps)
+    # the parsed-record cache counts Python objects, not their printed length
+    rec = {"a": [1.5, 2.5], "b": "xy"}
+    import sys
+    assert python_size(rec) == sum(sys.getsizeof(x) for x in (rec, "a", "b", rec["a"], 1.5, 2.5, "xy"))
