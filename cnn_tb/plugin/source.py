@@ -40,13 +40,13 @@ class CachedSource:
     Args:
         data_provider: a ``tensorboard.data.provider.DataProvider``.
         downsample: steps to request per tag (default: all).
-        cache_bytes: bound of the decoded-pack cache (default 64 MiB).
+        cache_bytes: bound of the decoded-pack cache (default 32 MiB, counted with the parsed headers: some 700 of the seed CNN's probe packs).
         pack_files: a :class:`~cnn_tb.plugin.pack_files.PackFiles` to read the
             pack files of format-2 runs (default: none; only format-1 runs'
             packs can then be read).
     """
 
-    def __init__(self, data_provider, downsample=None, cache_bytes=64 << 20, pack_files=None):
+    def __init__(self, data_provider, downsample=None, cache_bytes=32 << 20, pack_files=None):
         self._dp = data_provider
         self._pack_files = pack_files or PackFiles()
         self._downsample = downsample if downsample and downsample > 0 else MAX_DOWNSAMPLE
