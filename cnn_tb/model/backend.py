@@ -183,12 +183,17 @@ def distributed(model):
     return False
 
 
-def scalar_gradients(f, wrt, n_scores):
+def scalar_gradients(f, wrt, n_scores, same_as_first=None):
     """``(scores, grads, aux)`` of ``f(wrt) -> (scores [n_scores], aux)``.
 
     ``grads[i]`` is the list of gradients of ``scores[i]`` with respect to each
     tensor of ``wrt`` (zeros where a score does not depend on one). Call it
     inside a :class:`ModelFunction`'s function.
+
+    ``same_as_first``: ``fn(aux) -> bool tensor``, true when every score is the
+    same function of ``wrt`` as the first (the true class of every probe is the
+    predicted one): the other scores' backward passes are then skipped (a
+    conditional inside the compiled function) and ``grads[0]`` is returned for them.
     """
     backend = name()
     if not wrt:
@@ -201,9 +206,17 @@ def scalar_gradients(f, wrt, n_scores):
             tape.watch(wrt)
             scores, aux = f(wrt)
             parts = [scores[i] for i in range(n_scores)]
-        grads = [
-            tape.gradient(p, wrt, unconnected_gradients=tf.UnconnectedGradients.ZERO) for p in parts
-        ]
+
+        def grad(i):
+            return tape.gradient(parts[i], wrt, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+        grads = [grad(0)]
+        for i in range(1, n_scores):
+            if same_as_first is None:
+                grads.append(grad(i))
+            else:
+                first = grads[0]
+                grads.append(list(tf.cond(same_as_first(aux), lambda: [tf.identity(g) for g in first], lambda i=i: grad(i))))
         del tape
         return scores, grads, aux
     if backend == "jax":
@@ -211,7 +224,16 @@ def scalar_gradients(f, wrt, n_scores):
         import jax.numpy as jnp
 
         scores, vjp, aux = jax.vjp(f, wrt, has_aux=True)
-        grads = [list(vjp(jnp.zeros_like(scores).at[i].set(1.0))[0]) for i in range(n_scores)]
+
+        def grad(i):
+            return list(vjp(jnp.zeros_like(scores).at[i].set(1.0))[0])
+
+        grads = [grad(0)]
+        for i in range(1, n_scores):
+            if same_as_first is None:
+                grads.append(grad(i))
+            else:
+                grads.append(jax.lax.cond(same_as_first(aux), lambda first=grads[0]: first, lambda i=i: grad(i)))
         return scores, grads, aux
     import torch
 
@@ -220,6 +242,9 @@ def scalar_gradients(f, wrt, n_scores):
         scores, aux = f(wrt)
         grads = []
         for i in range(n_scores):
+            if i > 0 and same_as_first is not None and bool(same_as_first(aux)):
+                grads.append(grads[0])
+                continue
             g = torch.autograd.grad(scores[i], wrt, retain_graph=i < n_scores - 1, allow_unused=True)
             grads.append([torch.zeros_like(w) if gi is None else gi for gi, w in zip(g, wrt)])
     detach = lambda t: t.detach() if hasattr(t, "detach") else t  # noqa: E731

@@ -105,6 +105,36 @@ def test_gradcam_equals_the_numpy_formula():
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+def _numpy_cams(x, w, cls):
+    alpha = w[:, cls].T / 64.0  # [N, C]: mean over positions of d logit / d feat
+    cam = np.maximum(np.einsum("nhwc,nc->nhw", x, alpha), 0)
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0)
+
+
+def test_true_class_maps_with_every_probe_right_and_with_one_wrong():
+    """With every probe's true class predicted, the true-class backward pass is
+    skipped and its maps are the predicted ones; one wrong probe brings it back.
+    Both eager (the first passes) and compiled."""
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(3, 4))
+    model = _cam_model(3, w)
+    x = rng.random((5, 8, 8, 3), dtype=np.float32)
+    pred = np.argmax(x.mean(axis=(1, 2)) @ w, axis=1)
+    wrong = pred.copy()
+    wrong[2] = (pred[2] + 1) % 4
+    cap = _capture(model, cams=["feat"])
+    for compiled in (False, True):
+        if compiled:
+            assert cap.wait_compiled(timeout=300) and cap.compiled
+        for labels in (pred, wrong, pred):
+            result = cap.run(x, labels=labels)
+            np.testing.assert_array_equal(result.pred, pred)
+            np.testing.assert_allclose(result.device["cams"]["feat"], _numpy_cams(x, w, pred), atol=1e-5)
+            np.testing.assert_allclose(result.device["cams_true"]["feat"], _numpy_cams(x, w, labels), atol=1e-5)
+        assert not np.allclose(_numpy_cams(x, w, wrong)[2], _numpy_cams(x, w, pred)[2], atol=1e-3)
+
+
 def test_the_compiled_pass_equals_the_eager_one():
     """The first passes run eagerly while the compiled function is built in the
     background; both give the same numbers."""
