@@ -183,6 +183,19 @@ def distributed(model):
     return False
 
 
+def bin_counts(bins, length, weights=None):
+    """Float32 counts [length] of the int32 indices ``bins`` (each in [0, length)),
+    each counting ``weights[i]`` (default 1). TensorFlow's ``bincount`` is about
+    three times faster on the CPU than its segment sum; JAX's needs its length at
+    trace time and Keras gives none, so the others keep ``segment_sum``."""
+    if name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.math.bincount(bins, weights=weights, minlength=length, maxlength=length, dtype=tf.float32)
+    ones = weights if weights is not None else keras.ops.ones(bins.shape, "float32")
+    return keras.ops.segment_sum(ones, bins, length)
+
+
 def scalar_gradients(f, wrt, n_scores, same_as_first=None):
     """``(scores, grads, aux)`` of ``f(wrt) -> (scores [n_scores], aux)``.
 

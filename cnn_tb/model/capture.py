@@ -214,7 +214,12 @@ class Capture:
         self.device_fn = device_fn or (lambda t: {"acts": t.acts, "cams": t.cams, "cams_true": t.cams_true})
         self._fns = {}  # with / without labels -> compiled function
 
-    def _forward(self, x, labels, use_labels, eps):
+    def _forward(self, x, labels, use_labels):
+        # the zero tensors added to the Grad-CAM layers' outputs, made inside the
+        # compiled function (as inputs they were ~2 MB copied in at every call)
+        n = ops.shape(x)[0]
+        eps = [ops.zeros((n,) + self._eps_shapes[name], "float32") for name in self.gradcam_layers]
+
         def scored(e):
             acts, final, logits = self._run(x, e)
             logits = ops.cast(logits, "float32")
@@ -259,12 +264,11 @@ class Capture:
         x = np.asarray(x, dtype=graph.model_input(self.model).dtype)
         use_labels = labels is not None
         lab = np.zeros(len(x), np.int32) if labels is None else np.asarray(labels, np.int32)
-        eps = [np.zeros((len(x),) + self._eps_shapes[n], np.float32) for n in self.gradcam_layers]
         if use_labels not in self._fns:
             self._fns[use_labels] = backend.ModelFunction(
-                self.model, lambda x, lab, eps: self._forward(x, lab, use_labels, eps)
+                self.model, lambda x, lab: self._forward(x, lab, use_labels)
             )
-        probs, pred, device = self._fns[use_labels](x, lab, eps)
+        probs, pred, device = self._fns[use_labels](x, lab)
         return CaptureResult(probs=probs.astype(np.float32), pred=pred.astype(np.int64), device=device)
 
 

@@ -16,6 +16,8 @@ import math
 import numpy as np
 from keras import ops
 
+from cnn_tb.model import backend
+
 STATS = ("mean", "std", "min", "max", "zero_frac", "neg_frac", "dead_frac", "nonfinite")
 SAMPLE_VALUES = 1 << 18  # a layer with more values gets std/min/zero/neg from a grid sample
 HISTOGRAM_VALUES = 16384  # values per layer behind each activation histogram
@@ -155,19 +157,32 @@ def histograms(t, names):
     for g in groups:
         v = _f32(grid_sample_stacked(t.stacked(g), HISTOGRAM_VALUES))  # [L, S]
         finite = ops.isfinite(v)
-        n = ops.sum(_f32(finite), axis=1)
-        lo = ops.min(ops.where(finite, v, np.inf), axis=1)
-        hi = ops.max(ops.where(finite, v, -np.inf), axis=1)
-        span = ops.where(hi > lo, hi - lo, 1.0)
-        scaled = (ops.where(finite, v, lo[:, None]) - lo[:, None]) / span[:, None] * HISTOGRAM_BINS
-        idx = ops.cast(ops.clip(ops.floor(scaled), 0, HISTOGRAM_BINS - 1), "int32")
-        rows = np.repeat(np.arange(len(g), dtype=np.int32) * HISTOGRAM_BINS, v.shape[1])
-        bins = ops.reshape(idx, (-1,)) + rows
-        counts = ops.segment_sum(ops.reshape(_f32(finite), (-1,)), bins, len(g) * HISTOGRAM_BINS)
-        parts.append((lo, hi, ops.reshape(counts, (len(g), HISTOGRAM_BINS)), n))
+        # Every value finite (the usual case): no masks, as in the statistics.
+        parts.append(ops.cond(ops.all(finite), lambda v=v: _histogram_rows(v, None),
+                              lambda v=v, f=finite: _histogram_rows(v, f)))
     order = [n for g in groups for n in g]
     perm = np.array([order.index(n) for n in names], np.int32)
     return tuple(ops.take(ops.concatenate([p[k] for p in parts]), perm, axis=0) for k in range(4))
+
+
+def _histogram_rows(v, finite):
+    """``(lo, hi, counts, n)`` of the rows of ``v`` [L, S]; ``finite`` is its finite
+    mask, or None when every value is finite."""
+    layers, width = v.shape
+    if finite is None:
+        n = ops.full((layers,), float(width))
+        lo, hi = ops.min(v, axis=1), ops.max(v, axis=1)
+    else:
+        n = ops.sum(_f32(finite), axis=1)
+        lo = ops.min(ops.where(finite, v, np.inf), axis=1)
+        hi = ops.max(ops.where(finite, v, -np.inf), axis=1)
+        v = ops.where(finite, v, lo[:, None])
+    span = ops.where(hi > lo, hi - lo, 1.0)
+    idx = ops.cast(ops.clip(ops.floor((v - lo[:, None]) / span[:, None] * HISTOGRAM_BINS), 0, HISTOGRAM_BINS - 1), "int32")
+    bins = ops.reshape(idx + np.arange(layers, dtype=np.int32)[:, None] * HISTOGRAM_BINS, (-1,))
+    weights = None if finite is None else ops.reshape(_f32(finite), (-1,))
+    counts = backend.bin_counts(bins, layers * HISTOGRAM_BINS, weights)
+    return lo, hi, ops.reshape(counts, (layers, HISTOGRAM_BINS)), n
 
 
 def avg_pool(x, p, first_axis=1):
