@@ -178,7 +178,10 @@ def _histogram_rows(v, finite):
         hi = ops.max(ops.where(finite, v, -np.inf), axis=1)
         v = ops.where(finite, v, lo[:, None])
     span = ops.where(hi > lo, hi - lo, 1.0)
-    idx = ops.cast(ops.clip(ops.floor((v - lo[:, None]) / span[:, None] * HISTOGRAM_BINS), 0, HISTOGRAM_BINS - 1), "int32")
+    # clipped as integers: a NaN (a row with no finite value, or a span beyond
+    # float32) casts to some integer, which lands in a valid bucket (with weight 0
+    # when not finite) instead of an index bincount refuses
+    idx = ops.clip(ops.cast(ops.floor((v - lo[:, None]) / span[:, None] * HISTOGRAM_BINS), "int32"), 0, HISTOGRAM_BINS - 1)
     bins = ops.reshape(idx + np.arange(layers, dtype=np.int32)[:, None] * HISTOGRAM_BINS, (-1,))
     weights = None if finite is None else ops.reshape(_f32(finite), (-1,))
     counts = backend.bin_counts(bins, layers * HISTOGRAM_BINS, weights)

@@ -95,3 +95,16 @@ def test_layers_of_one_shape_are_reduced_together_in_the_callers_order():
         assert (lo[k], hi[k], n[k]) == (acts[name].min(), acts[name].max(), acts[name].size)
         want, _ = np.histogram(acts[name], bins=reduce.HISTOGRAM_BINS, range=(acts[name].min(), acts[name].max()))
         assert np.abs(counts[k] - want).sum() <= 2, name
+
+
+def test_histogram_of_a_layer_without_a_finite_value_is_empty_and_the_others_are_counted():
+    """A diverged layer (every value NaN/Inf) beside a healthy one of the same shape:
+    no bucket counts for it, the other is counted exactly as numpy does."""
+    rng = np.random.default_rng(5)
+    good = rng.normal(size=(2, 5, 5, 3)).astype(np.float32)
+    bad = np.full((2, 5, 5, 3), np.nan, np.float32)
+    bad[0, 0, 0, 0] = np.inf
+    lo, hi, counts, n = numpy(reduce.histograms(tensors({"bad": bad, "good": good}), ["bad", "good"]))
+    assert n.tolist() == [0, good.size] and counts[0].sum() == 0
+    want, _ = np.histogram(good, bins=reduce.HISTOGRAM_BINS, range=(good.min(), good.max()))
+    assert (lo[1], hi[1]) == (good.min(), good.max()) and np.abs(counts[1] - want).sum() <= 2
