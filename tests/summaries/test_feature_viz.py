@@ -251,6 +251,7 @@ def test_a_numpy_only_probe_preprocess_turns_feature_viz_off_with_a_warning(tmp_
         logger.attach(small_model())
     assert "feature_viz" not in logger.ctx.run_settings
     assert logger.log(0) is True  # everything else is logged
+    logger.close()
 
 
 def test_a_model_without_image_shaped_conv_outputs_gets_no_visualizations():
