@@ -57,6 +57,13 @@ def encode(rec, light=partial, count=entries):
     return _dump(rec), _dump(light(rec)), count(rec)
 
 
+def json_object(head, key, pieces, tail):
+    """The JSON bytes of an object: the fields of ``head``, then ``key`` holding the
+    list of JSON ``pieces`` as they are, then the fields of ``tail`` (``head`` not
+    empty): how ``/epochs`` and ``/pool`` are joined from records kept as bytes."""
+    return _dump(head)[:-1] + b',"%s":[%s],' % (key.encode(), b",".join(pieces)) + _dump(tail)[1:]
+
+
 def _dump(obj):
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 

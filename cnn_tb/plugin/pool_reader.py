@@ -13,10 +13,14 @@ import json
 from tensorboard import errors
 
 from cnn_tb.contract import packs, pool_records, tags
-from cnn_tb.plugin import pool_served
+from cnn_tb.plugin import epochs, pool_served
 from cnn_tb.plugin.cache import python_size, release_free_memory
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.pack_files import PNG_MAGIC
+
+
+# how the pool records are kept (CachedSource._encoded_records): tag, parse, encode, cache name
+_POOL_JSON = (tags.POOL_TAG, pool_records.parse_pool_record, pool_served.encode, "pool")
 
 
 class PoolReader:
@@ -47,9 +51,7 @@ class PoolReader:
         if found is None:
             raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {entry['steps'][:20]}")
         wall_time, session = found
-        enc = self._encoded_record(eid, run, tags.POOL_TAG, "pool", step, wall_time)
-        if enc is None:  # evicted from the cache: encode the run's records again
-            enc = next((e for s, _, e in self._pool_json(ctx, eid, run) if s == step), None)
+        enc = self._encoded_record(ctx, eid, run, *_POOL_JSON, step, wall_time)
         if enc is None:
             raise errors.NotFoundError(f"no pool step {step} in run {run!r}")
         return pool_served.with_session(enc[0], session)
@@ -63,15 +65,10 @@ class PoolReader:
         the run's pool records."""
         return self._pool_entry(ctx, eid, run)["gzip"]
 
-    def _pool_json(self, ctx, eid, run):
-        """``[(step, wall_time, (full JSON, partial JSON, entries))]`` of the run's pool
-        records (without their session), each encoded once and kept as bytes."""
-        return self._encoded_records(ctx, eid, run, tags.POOL_TAG, pool_records.parse_pool_record, pool_served.encode, "pool")
-
     def _pool_entry(self, ctx, eid, run):
         """``{"steps", "sessions", "gzip", "where": {step: (wall_time, session)}}``,
         built once per version of the run's pool, pool run and epoch tags; the
-        records themselves stay in the byte-bounded cache of :meth:`_pool_json`."""
+        records themselves stay in the byte-bounded cache of :meth:`_encoded_records`."""
         run_tags = self._require_run(ctx, eid, run, fresh=True)
         if tags.POOL_TAG not in run_tags or tags.POOL_RUN_TAG not in run_tags:
             raise errors.NotFoundError(f"run {run!r} has no held-out pool (it was logged without pool=)")
@@ -81,22 +78,17 @@ class PoolReader:
             sessions = self._decoded_records(ctx, eid, run, tags.POOL_RUN_TAG, pool_records.parse_pool_run_record)
             complete = set(self.epoch_steps(ctx, eid, run))
             out = []  # (step, wall_time, encoded, session)
-            for step, wall_time, enc in self._pool_json(ctx, eid, run):
+            for step, wall_time, enc in self._encoded_records(ctx, eid, run, *_POOL_JSON):
                 index = max((i for i, (s, _) in enumerate(sessions) if s <= step), default=None)
                 if step in complete and index is not None:
                     out.append((step, wall_time, enc, index))
             pieces, full = pool_served.served_json([o[2] for o in out], [o[3] for o in out],
                                                    self.pool_full_entries, self.pool_min_full)
             steps = [o[0] for o in out]
-            raw = b'{"run":%s,"sessions":%s,"steps":%s,"records":[%s],"full_records":%d,"sampled":%s}' % (
-                json.dumps(run).encode(),
-                json.dumps([r for _, r in sessions], separators=(",", ":"), allow_nan=False).encode(),
-                json.dumps(steps, separators=(",", ":")).encode(),
-                b",".join(pieces),
-                full,
-                b"true" if full < len(out) else b"false",
-            )
-            hit = {"steps": steps, "sessions": [r for _, r in sessions], "gzip": gzip.compress(raw, compresslevel=5, mtime=0),
+            shown = [r for _, r in sessions]
+            raw = epochs.json_object({"run": run, "sessions": shown, "steps": steps}, "records", pieces,
+                                     {"full_records": full, "sampled": full < len(out)})
+            hit = {"steps": steps, "sessions": shown, "gzip": gzip.compress(raw, compresslevel=5, mtime=0),
                    "where": {o[0]: (o[1], o[3]) for o in out}}
             self._derived.put(("pool", eid, run), key, hit)
             del out, pieces, raw

@@ -31,6 +31,10 @@ from cnn_tb.plugin.pool_reader import PoolReader
 from cnn_tb.plugin.source import CachedSource
 
 
+# how the epoch records are kept (CachedSource._encoded_records): tag, parse, encode, cache name
+_EPOCH_JSON = (tags.EPOCH_TAG, records.parse_epoch_record, epochs_lib.encode, "epoch")
+
+
 class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
     """What the routes serve: runs, run record, epochs, probe images, packs; the
     held-out pool (:class:`~cnn_tb.plugin.pool_reader.PoolReader`), feature
@@ -94,30 +98,20 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
             warn_once(("blocks", run), "cnn_tb: no block structure for run %r (%s: %s)", run, type(e).__name__, e)
             return structure.flat_structure(len(rec["layers"]))
 
-    def _epoch_json(self, ctx, eid, run):
-        """``[(step, wall_time, (full JSON, partial JSON, entries))]`` of the run's
-        served epoch records: each encoded once per ``(step, wall_time)`` and kept as bytes."""
-        return self._encoded_records(ctx, eid, run, tags.EPOCH_TAG, records.parse_epoch_record, epochs_lib.encode, "epoch")
-
     def _epochs(self, ctx, eid, run):
         """``{"steps", "gzip", "wall_times"}`` of ``/epochs``, built once per version
         of the run's epoch tag. Only these are kept: the records themselves stay
-        in the byte-bounded cache of :meth:`_epoch_json` (memory does not grow
+        in the byte-bounded cache of :meth:`_encoded_records` (memory does not grow
         with the epochs as parsed Python objects would)."""
         run_tags = self._require_run(ctx, eid, run, fresh=True)
         key = self._series_key(run_tags, tags.EPOCH_TAG)
         hit = self._derived.get(("epochs", eid, run), key)
         if hit is None:
-            found = self._epoch_json(ctx, eid, run) if tags.EPOCH_TAG in run_tags else []
+            found = self._encoded_records(ctx, eid, run, *_EPOCH_JSON) if tags.EPOCH_TAG in run_tags else []
             pieces, full = epochs_lib.served_json([enc for _, _, enc in found], self.epochs_full_entries)
             steps = [s for s, _, _ in found]
-            raw = b'{"run":%s,"steps":%s,"epochs":[%s],"full_epochs":%d,"sampled":%s}' % (
-                json.dumps(run).encode(),
-                json.dumps(steps, separators=(",", ":")).encode(),
-                b",".join(pieces),
-                full,
-                b"true" if full < len(found) else b"false",
-            )
+            raw = epochs_lib.json_object({"run": run, "steps": steps}, "epochs", pieces,
+                                         {"full_epochs": full, "sampled": full < len(found)})
             hit = {"steps": steps, "gzip": gzip.compress(raw, compresslevel=5, mtime=0),
                    "wall_times": {s: w for s, w, _ in found}}
             self._derived.put(("epochs", eid, run), key, hit)
@@ -141,9 +135,7 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
         wall_time = self._epochs(ctx, eid, run)["wall_times"].get(step)
         if wall_time is None:
             raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
-        enc = self._encoded_record(eid, run, tags.EPOCH_TAG, "epoch", step, wall_time)
-        if enc is None:  # evicted from the cache: encode the run's records again
-            enc = next((e for s, _, e in self._epoch_json(ctx, eid, run) if s == step), None)
+        enc = self._encoded_record(ctx, eid, run, *_EPOCH_JSON, step, wall_time)
         if enc is None:
             raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
         return enc[0]

@@ -160,9 +160,14 @@ class CachedSource:
         return self._per_datum(ctx, eid, run, tag, lambda obj, step: encode(parse(obj, step)), what, self._encoded,
                                lambda enc: 128 + sum(len(v) for v in enc if isinstance(v, bytes)))
 
-    def _encoded_record(self, eid, run, tag, what, step, wall_time):
-        """The cached value of :meth:`_encoded_records` for one record, or None when evicted."""
-        return self._encoded.get((what, eid, run, tag, step, wall_time)) or None
+    def _encoded_record(self, ctx, eid, run, tag, parse, encode, what, step, wall_time):
+        """One value of :meth:`_encoded_records` (same arguments), of ``step`` logged
+        at ``wall_time``: from the cache, or, when evicted, with the run's records
+        encoded again; None when the run has no such record."""
+        hit = self._encoded.get((what, eid, run, tag, step, wall_time))
+        if hit:
+            return hit
+        return next((e for s, _, e in self._encoded_records(ctx, eid, run, tag, parse, encode, what) if s == step), None)
 
     def _per_datum(self, ctx, eid, run, tag, make, what, cache, size):
         """``[(step, wall_time, make(decoded JSON, step))]`` of a tensor tag in step order (a
