@@ -58,7 +58,8 @@ class StepRunner:
         self.capture = None
         if any(k.needs_probes for k in kinds):
             self.capture = capture_lib.Capture(
-                ctx.model, [i.name for i in ctx.selected], ctx.gradcam_layers, device_fn=self.device
+                ctx.model, [i.name for i in ctx.selected], ctx.gradcam_layers, device_fn=self.device,
+                reduce_later=True,
             )
 
     def device(self, t):
@@ -119,7 +120,10 @@ class StepRunner:
     def finish(self, prepared):
         """Turn a prepared step into values and write them as one event; the seconds of each phase.
 
-        Uses no Keras or backend op, so it may run on a background thread.
+        Reads nothing of the model, so it may run on a background thread while
+        training goes on: its only backend op is the reductions of the probes'
+        pass (statistics, histograms, each kind's ``device``), one compiled
+        function of the pass's tensors, kept on the device since ``prepare``.
 
         Raises:
             Exception: whatever failed; nothing of the step is written then
@@ -127,6 +131,9 @@ class StepRunner:
         """
         data, clock = prepared.data, prepared.clock
         clock.lap("waiting")  # 0 when finished on the calling thread; else until the worker took it
+        if data.capture is not None:
+            data.capture.device  # noqa: B018 - the reductions, run here and timed on their own
+        clock.lap("reductions")
         data.kernels, data.kernel_change = self.kernels.changes(prepared.kernels)
         clock.lap("kernel_change")
         # Pictures are rendered and encoded on a second thread while this one

@@ -35,7 +35,7 @@ def test_kinds_decide_what_is_written(tmp_path):
     assert tags.RUN_NAME not in log.tags("images", "blobs")  # no pictures
     assert tags.RUN_NAME not in log.tags(tags.PLUGIN_NAME, "tensors")  # no flow records
     assert set(logger.last_timings) == {
-        "forward_backward", "kernels", "prepare", "waiting", "kernel_change", "statistics", "encoding", "rendering",
+        "forward_backward", "kernels", "prepare", "waiting", "reductions", "kernel_change", "statistics", "encoding", "rendering",
         "waiting_for_rendering", "writing", "total", "log_call"
     }
     assert all(t >= 0 for t in logger.last_timings.values())

@@ -45,16 +45,20 @@ class ModelFunction:
     its compiler) and ``background=False`` compile on the first call instead.
 
     Args:
-        model: the Keras model whose variables ``fn`` reads.
+        model: the Keras model whose variables ``fn`` reads, or None (``fn``
+            reads no variable: a function of its arguments only).
         fn: a function of backend tensors returning a nest of tensors.
         compile: compile with ``tf.function`` / ``jax.jit`` (torch runs eagerly).
         background: compile in a background thread, running eagerly until done.
+        host: results come back as numpy (else as the backend's tensors, on the
+            device, for another function to take).
     """
 
-    def __init__(self, model, fn, compile=True, background=True):
+    def __init__(self, model, fn, compile=True, background=True, host=True):
         self.model = model
         self.fn = fn
         self.backend = name()
+        self._out = to_numpy if host else (lambda x: x)
         self._eager = fn
         self._compiled = None
         self._compiling = None
@@ -65,7 +69,7 @@ class ModelFunction:
         elif self.backend == "jax" and compile:
             import jax
 
-            variables = list(model.variables)
+            variables = list(model.variables) if model is not None else []
 
             def stateless(values, *args):
                 with keras.StatelessScope(state_mapping=list(zip(variables, values))):
@@ -99,7 +103,7 @@ class ModelFunction:
 
     def _compile(self, args):
         compiled = self._make()
-        out = keras.tree.map_structure(to_numpy, compiled(*args))  # traces / compiles, and runs once
+        out = keras.tree.map_structure(self._out, compiled(*args))  # traces / compiles, and runs once
         self._compiled = compiled
         return out
 
@@ -117,10 +121,10 @@ class ModelFunction:
         # the variables' values as arguments; PyTorch runs eagerly.)
         stateless = self.backend == "tensorflow" and _in_stateless_scope()
         if self._compiled is not None and not stateless:
-            return keras.tree.map_structure(to_numpy, self._compiled(*args))
+            return keras.tree.map_structure(self._out, self._compiled(*args))
         if self._make is not None and not self.background and not stateless:
             return self._compile(args)  # the compiling call's result: the function runs once
-        out = keras.tree.map_structure(to_numpy, self._eager(*args))
+        out = keras.tree.map_structure(self._out, self._eager(*args))
         if self._make is not None and self.background and self._compiling is None:
             # Started after the first eager call, not beside it: tracing holds the
             # GIL for seconds, and an eager pass beside it took 5-6x longer (the
@@ -148,23 +152,30 @@ def _in_stateless_scope():
 
 
 def snapshot(model):
-    """``[(variable, value)]`` of every variable of ``model``, as it is now: with
-    ``keras.StatelessScope(state_mapping=...)`` a function of the model computes
-    with these values on any thread, however training changes the variables
-    meanwhile. TensorFlow's variable reads are copy-on-write (an update copies a
-    buffer that a read still holds), so TensorFlow reads; JAX (whose trainer
-    donates the old arrays to the update) and PyTorch (which updates in place)
-    copy, on the device."""
+    """``[(variable, value)]`` of every variable of ``model``, as it is now (see
+    :func:`frozen`): with ``keras.StatelessScope(state_mapping=...)`` a function
+    of the model computes with these values on any thread, however training
+    changes the variables meanwhile."""
+    return [(v, frozen(v)) for v in model.variables]
+
+
+def frozen(variable):
+    """The value of a Keras variable as it is now, kept so however training
+    updates the variable later (read it on any thread, with :func:`to_numpy`).
+    TensorFlow's variable reads are copy-on-write (an update copies a buffer
+    that a read still holds), so TensorFlow reads; JAX (whose trainer donates the
+    old arrays to the update) and PyTorch (which updates in place) copy, JAX to
+    the host (no compiling per shape), PyTorch on the device."""
     backend = name()
     if backend == "torch":
-        return [(v, v.value.detach().clone()) for v in model.variables]
+        return variable.value.detach().clone()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return [(v, tf.identity(v.value)) for v in model.variables]  # a read, now
+        return tf.identity(variable.value)  # a read, now
     import numpy as np
 
-    return [(v, np.array(v.value)) for v in model.variables]  # a host copy: no compiling per shape
+    return np.array(variable.value)
 
 
 def distributed(model):

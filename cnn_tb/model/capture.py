@@ -12,7 +12,7 @@ What crosses to the host is decided by the caller: a function of a
 typically reductions from :mod:`cnn_tb.model.reduce`; the host gets numpy.
 """
 
-import dataclasses
+import threading
 
 import keras
 import numpy as np
@@ -21,14 +21,29 @@ from keras import ops
 from cnn_tb.model import backend, graph
 
 
-@dataclasses.dataclass
 class CaptureResult:
-    """What one pass of the probes produced (numpy)."""
+    """What one pass of the probes produced (numpy).
 
-    probs: np.ndarray  # [N, K] class probabilities (K >= 2)
-    pred: np.ndarray  # [N] predicted class
-    device: dict  # what ``device_fn`` returned, as numpy
+    Attributes:
+        probs: [N, K] class probabilities (K >= 2).
+        pred: [N] predicted class.
+        device: what ``device_fn`` returned, as numpy. With a capture that
+            reduces later (``reduce_later=True``) it is computed on the device
+            when first read, from the pass's tensors kept on the device: the
+            thread that reads it does the reductions.
+    """
 
+    def __init__(self, probs, pred, device=None, reduce=None):
+        self.probs, self.pred = probs, pred
+        self._device, self._reduce = device, reduce
+        self._lock = threading.Lock()
+
+    @property
+    def device(self):
+        with self._lock:
+            if self._reduce is not None:
+                self._device, self._reduce = self._reduce(), None
+        return self._device
 
 class Tensors:
     """The device tensors of one pass, as ``device_fn`` sees them.
@@ -49,6 +64,11 @@ class Tensors:
         self.acts, self.cams, self.cams_true = acts, cams, cams_true
         self.logits, self.probs, self.pred, self.labels = logits, probs, pred, labels
         self._memo = {}
+
+    def parts(self):
+        """The pass's tensors as a dict (``Tensors(**parts)`` makes the view again)."""
+        return dict(acts=self.acts, cams=self.cams, cams_true=self.cams_true, logits=self.logits,
+                    probs=self.probs, pred=self.pred, labels=self.labels)
 
     def groups(self, names):
         """``names`` grouped by activation shape: a list of tuples, in first-seen order."""
@@ -189,12 +209,17 @@ class Capture:
         device_fn: ``fn(Tensors) -> nest of tensors`` computed on the device;
             by default every captured activation (``{"acts": ..., "cams": ...,
             "cams_true": ...}``).
+        reduce_later: ``device_fn`` is a second compiled function, run when the
+            result's ``device`` is first read (by a background thread, while
+            training goes on): :meth:`run` returns once the pass itself is done,
+            its tensors kept on the device until then. Default False (one
+            compiled function: the pass and ``device_fn``).
     Raises:
         ValueError: a layer name the model does not have, or a Grad-CAM layer
             without an image-shaped output.
     """
 
-    def __init__(self, model, layers, gradcam_layers=(), device_fn=None):
+    def __init__(self, model, layers, gradcam_layers=(), device_fn=None, reduce_later=False):
         graph.require_graph_model(model)
         infos = {i.name: i for i in graph.walk(model)}
         missing = [n for n in list(layers) + list(gradcam_layers) if n not in infos]
@@ -212,7 +237,9 @@ class Capture:
         logits_of = _logits_of_output_layer if self.output_kind in ("softmax", "sigmoid") else None
         self._run = _GraphRun(model, self.layers, self.gradcam_layers, out_layer, logits_of)
         self.device_fn = device_fn or (lambda t: {"acts": t.acts, "cams": t.cams, "cams_true": t.cams_true})
+        self.reduce_later = bool(reduce_later)
         self._fns = {}  # with / without labels -> compiled function
+        self._reduces = {}  # reduce_later: with / without labels -> the compiled device_fn
 
     def _forward(self, x, labels, use_labels):
         # the zero tensors added to the Grad-CAM layers' outputs, made inside the
@@ -244,15 +271,18 @@ class Capture:
             cams_true = {n: gradcam(acts[n], g) for n, g in zip(self.gradcam_layers, grads[1])}
         probs = _probabilities(ops.cast(final, "float32"), logits, self.output_kind)
         t = Tensors(acts, cams, cams_true, logits, probs, pred, labels)
-        return probs, pred, self.device_fn(t)
+        return probs, pred, (t.parts() if self.reduce_later else self.device_fn(t))
 
     def wait_compiled(self, timeout=None):
         """Wait for the background compilation of every pass run so far; True when all are compiled."""
-        return all(fn.wait(timeout) for fn in self._fns.values())
+        return all(fn.wait(timeout) for fn in self._all_fns())
+
+    def _all_fns(self):
+        return list(self._fns.values()) + list(self._reduces.values())
 
     @property
     def compiled(self):
-        return bool(self._fns) and all(fn.compiled for fn in self._fns.values())
+        return bool(self._fns) and all(fn.compiled for fn in self._all_fns())
 
     @property
     def started(self):
@@ -266,10 +296,17 @@ class Capture:
         lab = np.zeros(len(x), np.int32) if labels is None else np.asarray(labels, np.int32)
         if use_labels not in self._fns:
             self._fns[use_labels] = backend.ModelFunction(
-                self.model, lambda x, lab: self._forward(x, lab, use_labels)
+                self.model, lambda x, lab: self._forward(x, lab, use_labels), host=not self.reduce_later
             )
         probs, pred, device = self._fns[use_labels](x, lab)
-        return CaptureResult(probs=probs.astype(np.float32), pred=pred.astype(np.int64), device=device)
+        reduce = None
+        if self.reduce_later:
+            probs, pred = backend.to_numpy(probs), backend.to_numpy(pred)  # the pass is done once these are
+            if use_labels not in self._reduces:
+                self._reduces[use_labels] = backend.ModelFunction(None, lambda parts: self.device_fn(Tensors(**parts)))
+            reduce_fn, parts = self._reduces[use_labels], device
+            device, reduce = None, (lambda: reduce_fn(parts))
+        return CaptureResult(probs=probs.astype(np.float32), pred=pred.astype(np.int64), device=device, reduce=reduce)
 
 
 def _probabilities(final, logits, kind):

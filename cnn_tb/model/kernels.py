@@ -18,6 +18,8 @@ Conv3D / *3D        --                           not supported yet (warning)
 import keras
 import numpy as np
 
+from cnn_tb.model import backend
+
 
 def _bases(layer):
     return {c.__name__ for c in type(layer).__mro__}
@@ -54,11 +56,15 @@ def kernel_shape(layer):
     return tuple(int(d) for d in _weight(layer).shape)
 
 
-def full_kernel(layer):
+def full_kernel(layer, frozen=None):
     """The layer's raw kernel weights (float32 numpy), for change tracking: an array
     of its own, never a view of the variable's memory (PyTorch's CPU tensors, JAX's
-    arrays), since training goes on updating the variable."""
-    out = np.asarray(keras.ops.convert_to_numpy(_weight(layer)), dtype=np.float32)
+    arrays), since training goes on updating the variable.
+
+    ``frozen``: the kernel's value as :func:`cnn_tb.model.backend.frozen` kept it
+    (converted here, on any thread), instead of the layer's variable now."""
+    value = _weight(layer) if frozen is None else frozen
+    out = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
     return out.copy() if out.base is not None or not out.flags.writeable else out
 
 
@@ -117,13 +123,16 @@ class KernelTracker:
         return self.changes(self.snapshot())
 
     def snapshot(self):
-        """``{name: raw kernel}`` as the layers hold them now (copies: cheap, on the
-        thread that reads the model; :meth:`changes` may run later, elsewhere)."""
-        return {name: full_kernel(layer) for name, layer in self.layers.items()}
+        """``{name: kernel}`` as the layers hold them now, kept on the device
+        (:func:`cnn_tb.model.backend.frozen`: a read with TensorFlow, a copy
+        elsewhere) on the thread that reads the model; :meth:`changes` takes
+        them to numpy later, possibly elsewhere."""
+        return {name: backend.frozen(_weight(layer)) for name, layer in self.layers.items()}
 
-    def changes(self, raw):
+    def changes(self, frozen):
         """:meth:`read` of the kernels of a :meth:`snapshot` (snapshots in the order taken)."""
         canon, change = {}, {}
+        raw = {name: full_kernel(layer, frozen[name]) for name, layer in self.layers.items()}
         for name, layer in self.layers.items():
             canon[name] = canonical(layer, raw[name])
             change[name] = relative_change(raw[name], self._previous.get(name))

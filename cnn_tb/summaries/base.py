@@ -8,10 +8,12 @@ hands it to every requested kind as a :class:`Step`; each kind turns it into
 
 * ``attach(model_ctx)``: check the model (raise ``ValueError`` naming the
   problem) and prepare, once per model;
-* ``device(tensors)``: optional; runs INSIDE the compiled capture on the
-  device, given a :class:`~cnn_tb.model.capture.Tensors` view of the pass, and
-  returns the nest of (reduced) tensors the kind needs; the step hands it back
-  as numpy in ``step.device[kind.name]``;
+* ``device(tensors)``: optional; runs on the device, compiled, given a
+  :class:`~cnn_tb.model.capture.Tensors` view of the pass (the reductions'
+  function, run when the step is finished, possibly on a background thread
+  while training goes on: it must read no variable of the model), and returns
+  the nest of (reduced) tensors the kind needs; the step hands it back as numpy
+  in ``step.device[kind.name]``;
 * ``prepare(step)``: optional; runs on the thread that called ``log``, right
   after the pass, while the model still holds the step's weights: the work
   that reads the model (the feature visualizations); what it makes goes into

@@ -148,3 +148,41 @@ def test_the_compiled_pass_equals_the_eager_one():
     for key in ("acts", "cams", "cams_true"):
         for name, value in eager.device[key].items():
             np.testing.assert_allclose(compiled.device[key][name], value, rtol=1e-5, atol=1e-5, err_msg=f"{key}/{name}")
+
+
+def test_reductions_run_later_hold_the_pass_of_the_run_call():
+    """``reduce_later``: ``run`` returns after the pass, its tensors kept on the
+    device; ``device_fn`` runs when ``device`` is first read (training has changed
+    the weights meanwhile): the numbers are those of the weights at ``run``,
+    the same as one function's, eager and compiled, recomputed with numpy."""
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=(3, 4))
+    x = rng.random((5, 8, 8, 3), dtype=np.float32)
+    labels = np.array([0, 1, 2, 3, 0])
+
+    def device_fn(t):  # a reduction of each kind of tensor the pass hands on
+        return {"feat_mean": keras.ops.mean(t.acts["feat"], axis=(1, 2)), "cams": t.cams, "cams_true": t.cams_true,
+                "probs_sum": keras.ops.sum(t.probs, axis=1), "pred": t.pred}
+
+    later = capture.Capture(_cam_model(3, w), ["feat", "out"], ["feat"], device_fn=device_fn, reduce_later=True)
+    for compiled in (False, True):
+        if compiled:
+            assert later.wait_compiled(timeout=300) and later.compiled
+        scale = 2.0 if compiled else 1.0
+        later.model.get_layer("feat").set_weights([scale * np.eye(3, dtype=np.float32)[None, None]])
+        result = later.run(x, labels=labels)
+        once = capture.Capture(later.model, ["feat", "out"], ["feat"], device_fn=device_fn).run(x, labels=labels)
+        later.model.get_layer("feat").set_weights([-5.0 * np.eye(3, dtype=np.float32)[None, None]])  # "training"
+        feat = scale * x
+        pred = np.argmax(feat.mean(axis=(1, 2)) @ w, axis=1)
+        np.testing.assert_array_equal(result.pred, pred)
+        got = result.device
+        np.testing.assert_allclose(got["feat_mean"], feat.mean(axis=(1, 2)), rtol=1e-5)
+        np.testing.assert_allclose(got["cams"]["feat"], _numpy_cams(feat, w, pred), atol=1e-5)
+        np.testing.assert_allclose(got["cams_true"]["feat"], _numpy_cams(feat, w, labels), atol=1e-5)
+        np.testing.assert_allclose(got["probs_sum"], 1.0, rtol=1e-5)
+        np.testing.assert_array_equal(got["pred"], pred)
+        assert result.device is got  # reduced once
+        for key in ("feat_mean", "probs_sum", "pred"):
+            np.testing.assert_allclose(got[key], once.device[key], rtol=1e-6, err_msg=key)
+        np.testing.assert_allclose(got["cams_true"]["feat"], once.device["cams_true"]["feat"], atol=1e-6)
