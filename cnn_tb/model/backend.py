@@ -65,7 +65,11 @@ class ModelFunction:
         if self.backend == "tensorflow" and compile:
             import tensorflow as tf
 
-            self._make = lambda: tf.function(fn, reduce_retracing=True)
+            # No AutoGraph: what cnn_tb compiles is written with keras.ops (``cond``,
+            # no Python branch on a tensor), as Keras' own trainer compiles layers
+            # (``do_not_convert``); AutoGraph's source rewriting of every function
+            # the pass calls was most of the tracing time (seed CNN: ~11 of 15 s).
+            self._make = lambda: tf.function(fn, reduce_retracing=True, autograph=False)
         elif self.backend == "jax" and compile:
             import jax
 

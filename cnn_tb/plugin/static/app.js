@@ -315,8 +315,12 @@ export class FlowApp {
     const cause = this.stepStarted ? "step" : "view";
     const started = this.stepStarted || performance.now();
     this.stepStarted = null;
-    // a large run's partial epoch is fetched whole before it is drawn
-    if (this.epoch().partial && !(await this.settled(token, this.ensureEpoch(this.idx)))) return;
+    // a large run's partial epoch is fetched whole before it is drawn; the maps
+    // the view draws are asked for beside it, not after it
+    if (this.epoch().partial) {
+      this.warm(this.idx);
+      if (!(await this.settled(token, this.ensureEpoch(this.idx)))) return;
+    }
     updateEpochTexts(this);
     updateProbeStrip(this);
     this.updateNonfiniteBanner();
@@ -363,24 +367,28 @@ export class FlowApp {
 
   /** Warm the caches for the epochs around the current one. */
   prefetch() {
-    const steps = this.epochs.steps;
     let around = this.playing ? [1, 2, 3] : [1, -1, 2, -2];
     if (this.mode === "compare") around = around.slice(0, 2); // every probe: keep the queue short
-    const probes = this.mode === "compare" ? [...Array(this.probeCount()).keys()] : [this.probe, this.probe2].filter((p) => p !== null);
-    const run = this.run;
     setTimeout(() => {
-      for (const d of around) {
-        const s = steps[this.idx + d];
-        if (s === undefined) continue;
-        this.ensureEpoch(this.idx + d).catch(() => {});
-        if (this.mode === "filters") {
-          if (this.filterLayer) this.api.kernels(run, s, this.filterLayer).catch(() => {});
-        } else {
-          for (const p of probes) this.api.activations(run, p, s).catch(() => {});
-          const sel = this.selected && this.info.layers.find((l) => l.name === this.selected);
-          if (this.mode === "flow" && sel && sel.is_conv) this.api.kernels(run, s, sel.name).catch(() => {});
-        }
-      }
+      for (const d of around) this.warm(this.idx + d);
     }, 0);
+  }
+
+  /** Ask for what the current view draws at epoch index `i` (its whole epoch record
+   * when partial, the maps of the shown probes or the filters' kernels), unawaited:
+   * the requests land in the API's caches, which the renderers read. */
+  warm(i) {
+    const s = this.epochs.steps[i];
+    if (s === undefined) return;
+    const run = this.run;
+    this.ensureEpoch(i).catch(() => {});
+    if (this.mode === "filters") {
+      if (this.filterLayer) this.api.kernels(run, s, this.filterLayer).catch(() => {});
+      return;
+    }
+    const probes = this.mode === "compare" ? [...Array(this.probeCount()).keys()] : [this.probe, this.probe2].filter((p) => p !== null);
+    for (const p of probes) this.api.activations(run, p, s).catch(() => {});
+    const sel = this.selected && this.info.layers.find((l) => l.name === this.selected);
+    if (this.mode === "flow" && sel && sel.is_conv) this.api.kernels(run, s, sel.name).catch(() => {});
   }
 }
