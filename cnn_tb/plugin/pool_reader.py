@@ -46,8 +46,13 @@ class PoolReader:
     def pool_record_json_impl(self, ctx, eid, run, step):
         """The record of pool step ``step`` in full (as in :meth:`pool_impl` of a
         short run), as JSON bytes."""
-        entry = self._pool_entry(ctx, eid, run)
-        found = entry["where"].get(step)
+        try:  # as epoch_json_impl: a step the last listing knows needs no listing
+            found = self._pool_entry(ctx, eid, run, fresh=False)["where"].get(step)
+        except errors.NotFoundError:
+            found = None
+        if found is None:
+            entry = self._pool_entry(ctx, eid, run)
+            found = entry["where"].get(step)
         if found is None:
             raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {entry['steps'][:20]}")
         wall_time, session = found
@@ -65,18 +70,19 @@ class PoolReader:
         the run's pool records."""
         return self._pool_entry(ctx, eid, run)["gzip"]
 
-    def _pool_entry(self, ctx, eid, run):
+    def _pool_entry(self, ctx, eid, run, fresh=True):
         """``{"steps", "sessions", "gzip", "where": {step: (wall_time, session)}}``,
         built once per version of the run's pool, pool run and epoch tags; the
-        records themselves stay in the byte-bounded cache of :meth:`_encoded_records`."""
-        run_tags = self._require_run(ctx, eid, run, fresh=True)
+        records themselves stay in the byte-bounded cache of :meth:`_encoded_records`.
+        ``fresh=False``: of the versions in the last listing of the runs."""
+        run_tags = self._require_run(ctx, eid, run, fresh=fresh)
         if tags.POOL_TAG not in run_tags or tags.POOL_RUN_TAG not in run_tags:
             raise errors.NotFoundError(f"run {run!r} has no held-out pool (it was logged without pool=)")
         key = tuple(self._series_key(run_tags, t) for t in (tags.POOL_TAG, tags.POOL_RUN_TAG, tags.EPOCH_TAG))
         hit = self._derived.get(("pool", eid, run), key)
         if hit is None:
             sessions = self._decoded_records(ctx, eid, run, tags.POOL_RUN_TAG, pool_records.parse_pool_run_record)
-            complete = set(self.epoch_steps(ctx, eid, run))
+            complete = set(self.epoch_steps(ctx, eid, run, fresh))
             out = []  # (step, wall_time, encoded, session)
             for step, wall_time, enc in self._encoded_records(ctx, eid, run, *_POOL_JSON):
                 index = max((i for i, (s, _) in enumerate(sessions) if s <= step), default=None)
@@ -100,7 +106,7 @@ class PoolReader:
     def _pool_step(self, ctx, eid, run, step):
         """``(pool record, its session)`` of pool step ``step``."""
         rec = self.pool_record_impl(ctx, eid, run, step)
-        return rec, self._pool_entry(ctx, eid, run)["sessions"][rec["session"]]
+        return rec, self._pool_entry(ctx, eid, run, fresh=False)["sessions"][rec["session"]]
 
     def _file_bytes(self, run, path, span):
         key = ("pool-file", run, path, tuple(span))

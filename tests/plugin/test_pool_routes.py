@@ -166,3 +166,23 @@ def test_pool_records_are_kept_as_bytes_sampled_and_encoded_again_once_evicted(p
         assert reader.pool_record_impl(ctx, "", "pool_run/cnn_tb", step) == pool["records"][i]
     memo = reader._pool_entry(ctx, "", "pool_run/cnn_tb")
     assert sorted(memo) == ["gzip", "sessions", "steps", "where"] and memo["where"] == {s: (memo["where"][s][0], 0) for s in (-1, 0, 1)}
+
+
+def test_a_pool_step_the_last_listing_knows_is_served_without_listing_the_runs(pool, pool_logdir, monkeypatch):
+    """/pool_record (and so /pool_images, /pool_pack) of a listed step asks the data
+    provider for no listing; an unknown step is listed afresh, then refused."""
+    from tensorboard import context, errors
+
+    from tests.plugin.test_reader import _count_listings, _fresh_reader
+
+    ctx = context.RequestContext()
+    reader, _, provider = _fresh_reader(pool_logdir[0])
+    assert reader.pool_impl(ctx, "", "pool_run/cnn_tb")["steps"] == [-1, 0, 1]
+    calls = _count_listings(monkeypatch, provider)
+    for i, step in enumerate(pool["steps"]):
+        assert reader.pool_record_impl(ctx, "", "pool_run/cnn_tb", step) == pool["records"][i]
+        assert reader._pool_step(ctx, "", "pool_run/cnn_tb", step)[1] == pool["sessions"][0]
+    assert calls == []
+    with pytest.raises(errors.NotFoundError, match="no pool step 5"):
+        reader.pool_record_impl(ctx, "", "pool_run/cnn_tb", 5)
+    assert len(calls) == 1

@@ -139,6 +139,7 @@ export class FlowApp {
     const n = this.epochs.steps.length;
     i = Math.max(0, Math.min(n - 1, i));
     this.stepStarted = performance.now();
+    if (i !== this.idx) this.direction = i > this.idx ? 1 : -1;
     this.idx = i;
     updateEpochTexts(this);
     this.renderView();
@@ -365,30 +366,42 @@ export class FlowApp {
     this.banner.textContent = `NaN/Inf values at ${stepLabel(this.step())}${bad.length ? ` in: ${bad.join(", ")}` : ""}. They are drawn as the lowest colour.`;
   }
 
-  /** Warm the caches for the epochs around the current one. */
+  /**
+   * Warm the caches for the epochs around the current one, one epoch at a time
+   * (the next one in the direction of the last move first) and only while the
+   * view stays where it is: a jump elsewhere then waits behind one epoch's
+   * requests at most, not behind every neighbour's.
+   */
   prefetch() {
-    let around = this.playing ? [1, 2, 3] : [1, -1, 2, -2];
+    const fwd = this.direction === -1 ? -1 : 1;
+    let around = this.playing ? [1, 2, 3] : [fwd, 2 * fwd, -fwd, -2 * fwd];
     if (this.mode === "compare") around = around.slice(0, 2); // every probe: keep the queue short
-    setTimeout(() => {
-      for (const d of around) this.warm(this.idx + d);
-    }, 0);
+    const at = this.idx;
+    const gen = (this.prefetchGen = (this.prefetchGen || 0) + 1);
+    (async () => {
+      for (const d of around) {
+        if (gen !== this.prefetchGen) return; // the view moved on: its own requests come first
+        await this.warm(at + d);
+      }
+    })();
   }
 
   /** Ask for what the current view draws at epoch index `i` (its whole epoch record
-   * when partial, the maps of the shown probes or the filters' kernels), unawaited:
-   * the requests land in the API's caches, which the renderers read. */
+   * when partial, the maps of the shown probes or the filters' kernels): the requests
+   * land in the API's caches, which the renderers read. Resolves when all settled. */
   warm(i) {
     const s = this.epochs.steps[i];
-    if (s === undefined) return;
+    if (s === undefined) return Promise.resolve();
     const run = this.run;
-    this.ensureEpoch(i).catch(() => {});
+    const asked = [this.ensureEpoch(i)];
     if (this.mode === "filters") {
-      if (this.filterLayer) this.api.kernels(run, s, this.filterLayer).catch(() => {});
-      return;
+      if (this.filterLayer) asked.push(this.api.kernels(run, s, this.filterLayer));
+    } else {
+      const probes = this.mode === "compare" ? [...Array(this.probeCount()).keys()] : [this.probe, this.probe2].filter((p) => p !== null);
+      for (const p of probes) asked.push(this.api.activations(run, p, s));
+      const sel = this.selected && this.info.layers.find((l) => l.name === this.selected);
+      if (this.mode === "flow" && sel && sel.is_conv) asked.push(this.api.kernels(run, s, sel.name));
     }
-    const probes = this.mode === "compare" ? [...Array(this.probeCount()).keys()] : [this.probe, this.probe2].filter((p) => p !== null);
-    for (const p of probes) this.api.activations(run, p, s).catch(() => {});
-    const sel = this.selected && this.info.layers.find((l) => l.name === this.selected);
-    if (this.mode === "flow" && sel && sel.is_conv) this.api.kernels(run, s, sel.name).catch(() => {});
+    return Promise.allSettled(asked);
   }
 }
