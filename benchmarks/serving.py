@@ -117,6 +117,9 @@ def _routes_latency(tb, run, steps, probes, conv_layer, n_warm):
     measure("runs", ["/runs"] * n_warm)
     measure("run", [f"/run?{q(run=run)}"] * max(5, n_warm // 4))
     measure("epochs", [f"/epochs?{q(run=run)}"] * max(5, n_warm // 4))
+    # one epoch record in full: what the tab asks for when it shows an epoch whose
+    # record /epochs sent in part (a long run)
+    measure("epoch", [f"/epoch?{q(run=run, step=s)}" for s in rnd.sample(steps, min(len(steps), n_warm))])
     measure("probe", [f"/probe?{q(run=run, probe=rnd.randrange(probes))}" for _ in range(n_warm)])
     # Reference, not a cnn_tb route: TensorBoard's own scalars plugin listing
     # its tags (one list call to the data provider), to show what one data

@@ -21,7 +21,7 @@ TARGET_KEYS = [
 ]
 PHASES = ["forward_backward", "kernels", "statistics", "rendering", "encoding", "writing", "total"]
 ROUTES = ["activations_cold", "activations_warm", "activations_layer_filter", "kernels", "runs", "run",
-          "epochs", "probe", "reference_builtin_scalars_tags"]
+          "epochs", "epoch", "probe", "reference_builtin_scalars_tags"]
 
 
 def _browser_available():
