@@ -10,6 +10,9 @@ every Keras backend (:func:`cnn_tb.model.backend.scalar_gradients`).
 What crosses to the host is decided by the caller: a function of a
 :class:`Tensors` view (``device_fn``) returns the nest of tensors it wants,
 typically reductions from :mod:`cnn_tb.model.reduce`; the host gets numpy.
+With ``reduce_later`` that function is compiled on its own and runs when the
+result is first read (on a background thread, while training goes on), the
+pass's tensors kept on the device until then.
 """
 
 import threading
@@ -44,6 +47,7 @@ class CaptureResult:
             if self._reduce is not None:
                 self._device, self._reduce = self._reduce(), None
         return self._device
+
 
 class Tensors:
     """The device tensors of one pass, as ``device_fn`` sees them.
