@@ -459,8 +459,50 @@ export function drawHistogramImage(canvas, o) {
   const top = 6;
   const bottom = o.height - 18;
   const cols = Math.max(1, o.columns.length);
-  const bins = o.bins;
   const span = o.hi - o.lo || 1;
+  const key = `${o.lo}|${o.hi}|${o.bins}|${o.cmap}`;
+  let kept = histogramTiles.get(o.columns);
+  if (!kept || kept.key !== key) {
+    kept = { key, ...histogramTile(o, cols, span) };
+    histogramTiles.set(o.columns, kept);
+  }
+  const { tile, drawn } = kept;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, o.width, o.height);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(tile, left, top, right - left, bottom - top);
+  ctx.font = "10px Roboto, Arial, sans-serif";
+  ctx.fillStyle = "#757575";
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const t of ticks(o.lo, o.hi, false)) {
+    const py = bottom - ((t - o.lo) / span) * (bottom - top);
+    if (py < top - 1 || py > bottom + 1) continue;
+    ctx.fillText(tickText(t), left - 4, py);
+    ctx.fillRect(left - 3, Math.round(py), 3, 1);
+  }
+  ctx.textBaseline = "alphabetic";
+  const colW = (right - left) / cols;
+  const label = (c, align) => {
+    ctx.textAlign = align;
+    ctx.fillText(o.labels[c], align === "left" ? left : align === "right" ? right : left + (c + 0.5) * colW, o.height - 5);
+  };
+  label(0, "left");
+  if (cols > 1) label(cols - 1, "right");
+  if (o.current >= 0 && o.current < cols) {
+    ctx.strokeStyle = "#1976d2";
+    ctx.lineWidth = 2;
+    ctx.strokeRect(left + o.current * colW + 1, top + 1, Math.max(2, colW - 2), bottom - top - 2);
+  }
+  return { left, right, top, bottom, drawn };
+}
+
+/** Pictures of histograms over epochs already computed, by their columns array. */
+const histogramTiles = new WeakMap();
+
+/** The picture of drawHistogramImage's columns: one pixel per (epoch, value bin). */
+function histogramTile(o, cols, span) {
+  const bins = o.bins;
   const dens = new Float32Array(cols * bins);
   let max = 0;
   let drawn = 0;
@@ -503,36 +545,9 @@ export function drawHistogramImage(canvas, o) {
       img.data[p + 3] = 255;
     }
   }
-  const tmp = document.createElement("canvas");
-  tmp.width = cols;
-  tmp.height = bins;
-  tmp.getContext("2d").putImageData(img, 0, 0);
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, o.width, o.height);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, left, top, right - left, bottom - top);
-  ctx.font = "10px Roboto, Arial, sans-serif";
-  ctx.fillStyle = "#757575";
-  ctx.textAlign = "right";
-  ctx.textBaseline = "middle";
-  for (const t of ticks(o.lo, o.hi, false)) {
-    const py = bottom - ((t - o.lo) / span) * (bottom - top);
-    if (py < top - 1 || py > bottom + 1) continue;
-    ctx.fillText(tickText(t), left - 4, py);
-    ctx.fillRect(left - 3, Math.round(py), 3, 1);
-  }
-  ctx.textBaseline = "alphabetic";
-  const colW = (right - left) / cols;
-  const label = (c, align) => {
-    ctx.textAlign = align;
-    ctx.fillText(o.labels[c], align === "left" ? left : align === "right" ? right : left + (c + 0.5) * colW, o.height - 5);
-  };
-  label(0, "left");
-  if (cols > 1) label(cols - 1, "right");
-  if (o.current >= 0 && o.current < cols) {
-    ctx.strokeStyle = "#1976d2";
-    ctx.lineWidth = 2;
-    ctx.strokeRect(left + o.current * colW + 1, top + 1, Math.max(2, colW - 2), bottom - top - 2);
-  }
-  return { left, right, top, bottom, drawn };
+  const tile = document.createElement("canvas");
+  tile.width = cols;
+  tile.height = bins;
+  tile.getContext("2d").putImageData(img, 0, 0);
+  return { tile, drawn };
 }

@@ -139,15 +139,22 @@ async function histogramSection(app, box, token) {
     return;
   }
   if (token !== app.token) return;
-  const byStep = new Map(data.histograms.map((h) => [h.step, h.buckets]));
   const steps = app.epochs.steps;
-  const columns = steps.map((s) => byStep.get(s) || null);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const b of byStep.values()) {
-    lo = Math.min(lo, b[0][0]);
-    hi = Math.max(hi, b[b.length - 1][1]);
+  // the columns stay the same object while the layer's histograms and the epochs do:
+  // drawHistogramImage then redraws its picture from a kept tile (a jump redraws
+  // this section with only the current epoch's frame moved)
+  let memo = app.histColumns;
+  if (!memo || memo.data !== data || memo.steps !== steps) {
+    const byStep = new Map(data.histograms.map((h) => [h.step, h.buckets]));
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const b of byStep.values()) {
+      lo = Math.min(lo, b[0][0]);
+      hi = Math.max(hi, b[b.length - 1][1]);
+    }
+    memo = app.histColumns = { data, steps, columns: steps.map((s) => byStep.get(s) || null), lo, hi };
   }
+  const { columns, lo, hi } = memo;
   if (!Number.isFinite(lo)) {
     box.append(el("p", { class: "muted hist-msg", text: "No histogram of this layer for the logged epochs." }));
     return;
