@@ -618,6 +618,22 @@ def test_seed_cnn_depth_chart_and_histograms(ui, served):
     assert hist["layer"] == "dense" and int(hist["columns"]) == n_epochs and int(hist["drawn"]) == n_epochs
     (img,) = ui.canvases(".hist-image")
     assert img["distinct"] > 8
+    # the shown epoch's column is framed (blue); another epoch moves the frame, the
+    # picture (computed once for the layer) stays the same outside the frames
+    probe = """() => { const c = document.querySelector('.hist-image'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const y = Math.floor(c.height / 2); const blue = [];
+        for (let x = 0; x < c.width; x++) { const i = (y * c.width + x) * 4;
+          if (Math.abs(d[i] - 0x19) + Math.abs(d[i + 1] - 0x76) + Math.abs(d[i + 2] - 0xd2) < 40) blue.push(x); }
+        return {blue, row: Array.from(d.subarray(y * c.width * 4, (y + 1) * c.width * 4))}; }"""
+    _set_step_index(ui, n_epochs - 1)
+    last = ui.frame.evaluate(probe)
+    _set_step_index(ui, 0)
+    first = ui.frame.evaluate(probe)
+    assert last["blue"] and first["blue"] and max(first["blue"]) < min(last["blue"]), (first["blue"], last["blue"])
+    framed = set(range(min(first["blue"]) - 2, max(first["blue"]) + 3)) | set(range(min(last["blue"]) - 2, max(last["blue"]) + 3))
+    same = [x for x in range(len(first["row"]) // 4) if x not in framed]
+    assert all(first["row"][4 * x: 4 * x + 4] == last["row"][4 * x: 4 * x + 4] for x in same)
+    _set_step_index(ui, n_epochs - 1)  # back to the last epoch, as the page opens
     # it follows the selection
     ui.click('.layer-col[data-layer="act2"]')
     ui.frame.wait_for_function("() => { const h = document.querySelector('.hist-image'); return h && h.dataset.layer === 'act2'; }")
