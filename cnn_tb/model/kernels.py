@@ -132,9 +132,9 @@ class KernelTracker:
     def changes(self, frozen):
         """:meth:`read` of the kernels of a :meth:`snapshot` (snapshots in the order taken)."""
         canon, change = {}, {}
-        raw = {name: full_kernel(layer, frozen[name]) for name, layer in self.layers.items()}
         for name, layer in self.layers.items():
-            canon[name] = canonical(layer, raw[name])
-            change[name] = relative_change(raw[name], self._previous.get(name))
-            self._previous[name] = raw[name]
+            raw = full_kernel(layer, frozen[name])
+            canon[name] = canonical(layer, raw)
+            change[name] = relative_change(raw, self._previous.get(name))
+            self._previous[name] = raw
         return canon, change

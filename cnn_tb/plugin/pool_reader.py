@@ -46,15 +46,10 @@ class PoolReader:
     def pool_record_json_impl(self, ctx, eid, run, step):
         """The record of pool step ``step`` in full (as in :meth:`pool_impl` of a
         short run), as JSON bytes."""
-        try:  # as epoch_json_impl: a step the last listing knows needs no listing
-            found = self._pool_entry(ctx, eid, run, fresh=False)["where"].get(step)
-        except errors.NotFoundError:
-            found = None
+        found = self._listed_first(lambda fresh: self._pool_entry(ctx, eid, run, fresh)["where"].get(step))
         if found is None:
-            entry = self._pool_entry(ctx, eid, run)
-            found = entry["where"].get(step)
-        if found is None:
-            raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {entry['steps'][:20]}")
+            steps = self._pool_entry(ctx, eid, run, fresh=False)["steps"]  # of the fresh listing just made
+            raise errors.NotFoundError(f"no pool step {step} in run {run!r}; pool steps: {steps[:20]}")
         wall_time, session = found
         enc = self._encoded_record(ctx, eid, run, *_POOL_JSON, step, wall_time)
         if enc is None:

@@ -133,12 +133,7 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
     def epoch_json_impl(self, ctx, eid, run, step):
         """The served epoch record of ``step`` in full (as in :meth:`epochs_impl` of a
         small run), as JSON bytes."""
-        # A step the last listing of the runs knows is served without listing them
-        # again: a fresh listing took ~40 ms a request with TensorBoard's Rust data
-        # server at 1,000 epochs (~2 ms with its Python loader).
-        wall_time = self._epochs(ctx, eid, run, fresh=False)["wall_times"].get(step)
-        if wall_time is None:
-            wall_time = self._epochs(ctx, eid, run)["wall_times"].get(step)
+        wall_time = self._listed_first(lambda fresh: self._epochs(ctx, eid, run, fresh)["wall_times"].get(step))
         if wall_time is None:
             raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
         enc = self._encoded_record(ctx, eid, run, *_EPOCH_JSON, step, wall_time)

@@ -243,6 +243,17 @@ class CachedSource:
             self._packs.put(key, hit, len(hit[0]) + python_size(hit[1]))
         return hit
 
+    def _listed_first(self, find):
+        """``find(fresh)`` of the last listing of the runs (``fresh=False``), else, when
+        that finds nothing (None, or NotFoundError), of a fresh listing: a route about
+        one step asks the data provider for no listing when the last one knows the step
+        (a listing took ~40 ms with TensorBoard's Rust data server at 1,000 epochs)."""
+        try:
+            found = find(False)
+        except errors.NotFoundError:
+            found = None
+        return found if found is not None else find(True)
+
     def _require_run(self, ctx, eid, run, fresh=False):
         """The ``{tag: TensorTimeSeries}`` of ``run`` whose plugin metadata this reader
         knows; NotFoundError if it has no such run or epoch records (as ``/runs``)."""

@@ -50,6 +50,8 @@ export class FlowApp {
     this.images = new Map();
     this.fixedRanges = null;
     this.epochLoads = new Map(); // step -> promise of a partial epoch's complete record
+    this.direction = 1; // of the last epoch move: prefetch looks that way first
+    this.prefetchGen = 0; // bumped by every prefetch: an older one stops
   }
 
   // ---------------------------------------------------------------- skeleton
@@ -373,11 +375,11 @@ export class FlowApp {
    * requests at most, not behind every neighbour's.
    */
   prefetch() {
-    const fwd = this.direction === -1 ? -1 : 1;
+    const fwd = this.direction;
     let around = this.playing ? [1, 2, 3] : [fwd, 2 * fwd, -fwd, -2 * fwd];
     if (this.mode === "compare") around = around.slice(0, 2); // every probe: keep the queue short
     const at = this.idx;
-    const gen = (this.prefetchGen = (this.prefetchGen || 0) + 1);
+    const gen = ++this.prefetchGen;
     (async () => {
       for (const d of around) {
         if (gen !== this.prefetchGen) return; // the view moved on: its own requests come first
