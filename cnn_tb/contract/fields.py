@@ -11,8 +11,10 @@ import math
 
 MAX_NAME = 4096
 
-def opt_float(x):
+def opt_float(x, _float=float, _finite=math.isfinite):
     """A finite float rounded to 7 significant digits (float32 precision), or None."""
+    if type(x) is _float:  # the common case first: records hold thousands of them
+        return _float(f"{x:.7g}") if _finite(x) else None
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return None
     x = float(x)

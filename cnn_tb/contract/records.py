@@ -209,6 +209,12 @@ def _histogram(x):
     """``[lo, hi, count, ...]`` with finite ``lo <= hi`` and non-negative counts, or None."""
     if not isinstance(x, list) or not 3 <= len(x) <= 1002:
         return None
+    counts = x[2:]
+    if all(type(c) is int and 0 <= c < 10_000_000 for c in counts):
+        # what the writer writes: whole counts, each its own float under opt_float
+        # (a long run's histograms are read thousands at a time: skip its per-value work)
+        lo, hi = opt_float(x[0]), opt_float(x[1])
+        return None if lo is None or hi is None or lo > hi else [lo, hi] + [float(c) for c in counts]
     values = [opt_float(v) for v in x]
     if any(v is None for v in values) or values[0] > values[1] or any(c < 0 for c in values[2:]):
         return None

@@ -11,6 +11,7 @@ import numpy as np
 from tensorboard import errors
 
 from cnn_tb.contract import records, tags
+from cnn_tb.plugin.cache import collector_paused
 from cnn_tb.plugin.log import warn_once
 
 
@@ -35,11 +36,15 @@ class HistogramReader:
         key = ("epochs", eid, run, layer, self._series_key(run_tags, tags.EPOCH_TAG))
         hit = self._histograms.get(key)
         if hit is None:
-            found = self._decoded_records(
-                ctx, eid, run, tags.EPOCH_TAG, lambda obj, step: _epoch_histograms(obj), what="histograms"
-            )
-            by_step = {step: (wall, _buckets_of_counts(h[layer])) for step, (wall, h) in found if layer in h}
-            hit = _histograms_json(run, layer, tags.EPOCH_TAG, by_step) if by_step else b""
+            found = self._decoded_records(ctx, eid, run, tags.EPOCH_TAG, lambda obj, step: EpochHistograms.of(obj),
+                                          what="histograms", cache=self._histogram_records, size=EpochHistograms.size)
+            by_step = {}
+            with collector_paused():  # some 30 lists per epoch: see collector_paused
+                for step, rec in found:
+                    h = rec.get(layer)
+                    if h is not None:
+                        by_step[step] = (rec.wall_time, _buckets_of_counts(h))
+                hit = _histograms_json(run, layer, tags.EPOCH_TAG, by_step) if by_step else b""
             self._histograms.put(key, hit, len(hit) + 64)
         return hit or self._dashboard_histograms(ctx, eid, run, layer)
 
@@ -66,19 +71,50 @@ class HistogramReader:
         return hit
 
 
-def _epoch_histograms(obj):
-    """``(wall_time, {layer: [lo, hi, count, ...]})`` of an epoch record, or None without histograms."""
-    h = records.parse_epoch_histograms(obj)
-    return (records.parse_epoch_record(obj, 0)["wall_time"], h) if h else None
+class EpochHistograms:
+    """The histograms of one epoch record, packed: every layer's ``[lo, hi, count,
+    ...]`` in one float64 array (a long run's records are kept thousands at a
+    time: as Python lists they would cost several times as much, and counting
+    their size would cost as much as parsing them)."""
+
+    __slots__ = ("wall_time", "names", "offsets", "values")
+
+    def __init__(self, wall_time, names, offsets, values):
+        self.wall_time, self.names, self.offsets, self.values = wall_time, names, offsets, values
+
+    @classmethod
+    def of(cls, obj):
+        """Of a decoded epoch record; None when it has no (valid) histograms."""
+        h = records.parse_epoch_histograms(obj)
+        if not h:
+            return None
+        names = tuple(h)
+        offsets = np.cumsum([0] + [len(v) for v in h.values()])
+        values = np.fromiter((x for v in h.values() for x in v), dtype=np.float64, count=int(offsets[-1]))
+        return cls(records.opt_exact_float(obj.get("wall_time")), names, offsets, values)
+
+    def get(self, layer):
+        """``[lo, hi, count, ...]`` of ``layer`` (a float64 array), or None."""
+        try:
+            i = self.names.index(layer)
+        except ValueError:
+            return None
+        return self.values[self.offsets[i]:self.offsets[i + 1]]
+
+    def size(self):
+        """Bytes held (what the cache counts)."""
+        return 200 + self.values.nbytes + self.offsets.nbytes + sum(60 + len(n) for n in self.names)
 
 
 def _buckets_of_counts(h):
     """``[[left, right, count], ...]`` of an epoch record's ``[lo, hi, count, ...]``."""
+    h = h.tolist() if isinstance(h, np.ndarray) else h
     lo, hi, counts = h[0], h[1], h[2:]
     if lo == hi:
         return [[records.opt_float(lo - 0.5), records.opt_float(hi + 0.5), float(sum(counts))]]
-    edges = np.linspace(lo, hi, len(counts) + 1)
-    return [[records.opt_float(a), records.opt_float(b), float(c)] for a, b, c in zip(edges[:-1], edges[1:], counts)]
+    # the edges are finite (lo and hi are): opt_float's rounding without its checks
+    edges = [float(f"{e:.7g}") for e in np.linspace(lo, hi, len(counts) + 1).tolist()]
+    return [[a, b, float(c)] for a, b, c in zip(edges[:-1], edges[1:], counts)]
 
 
 def _histograms_json(run, layer, tag, by_step):

@@ -12,7 +12,7 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from cnn_tb.contract import packs, records, tags
-from cnn_tb.plugin.cache import ByteLRU, TimedListings, VersionedMemo, python_size
+from cnn_tb.plugin.cache import ByteLRU, TimedListings, VersionedMemo, collector_paused, python_size
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.pack_files import PackFiles
 
@@ -57,6 +57,7 @@ class CachedSource:
         self._blob_listing = TimedListings(BLOB_LISTING_TTL, 256)  # (eid, run, tag) -> {step: datum}
         self._derived = VersionedMemo(512)  # (what, eid, run) -> run record / epochs payload
         self._histograms = ByteLRU(16 << 20)  # (eid, run, layer, version) -> JSON bytes
+        self._histogram_records = ByteLRU(48 << 20)  # each epoch record's histograms, packed
 
     def _check_tag_content(self, run, tag, plugin_content):
         """True when the tag's plugin metadata is a version this reader knows."""
@@ -144,12 +145,15 @@ class CachedSource:
     def _read_blob(self, ctx, ref):
         return self._dp.read_blob(ctx, blob_key=ref.blob_key)
 
-    def _decoded_records(self, ctx, eid, run, tag, parse, what="record"):
+    def _decoded_records(self, ctx, eid, run, tag, parse, what="record", cache=None, size=None):
         """``[(step, parse(record))]`` of a tensor tag; undecodable records skipped.
 
-        ``what`` names the parse: each is cached on its own.
+        ``what`` names the parse: each is cached on its own, in ``cache`` (default:
+        the parsed records' cache) at ``size(value)`` bytes (default: counted as
+        Python objects).
         """
-        found = self._per_datum(ctx, eid, run, tag, parse, what, self._records, lambda rec: 256 + python_size(rec))
+        found = self._per_datum(ctx, eid, run, tag, parse, what, cache or self._records,
+                                size or (lambda rec: 256 + python_size(rec)))
         return [(step, rec) for step, _, rec in found]
 
     def _encoded_records(self, ctx, eid, run, tag, parse, encode, what):
@@ -174,25 +178,26 @@ class CachedSource:
         later record of the same step wins), each value made once per ``(step,
         wall_time)`` and kept in ``cache`` (a :class:`ByteLRU`, ``size(value)``
         bytes); undecodable records skipped with one warning."""
-        series = self._dp.read_tensors(
-            ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
-        ).get(run, {}).get(tag)
         out = {}
-        for datum in series or ():
-            key = (what, eid, run, tag, datum.step, datum.wall_time)
-            rec = cache.get(key)
-            if rec is None:
-                try:
-                    rec = make(records.decode_json(datum.numpy, what=f"{tag} step {datum.step}"), datum.step)
-                except tags.NewerVersionError as e:
-                    warn_once(("newer", run, tag), "cnn_tb: skipping records of %s in run %r: %s", tag, run, e)
-                    rec = False
-                except (tags.FormatError, ValueError, TypeError, AttributeError, OverflowError) as e:
-                    warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
-                    rec = False
-                cache.put(key, rec, size(rec) if rec else 64)
-            if rec:
-                out[datum.step] = (datum.wall_time, rec)  # a later record of the same step wins
+        with collector_paused():  # thousands of records at once: see collector_paused
+            series = self._dp.read_tensors(
+                ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
+            ).get(run, {}).get(tag)
+            for datum in series or ():
+                key = (what, eid, run, tag, datum.step, datum.wall_time)
+                rec = cache.get(key)
+                if rec is None:
+                    try:
+                        rec = make(records.decode_json(datum.numpy, what=f"{tag} step {datum.step}"), datum.step)
+                    except tags.NewerVersionError as e:
+                        warn_once(("newer", run, tag), "cnn_tb: skipping records of %s in run %r: %s", tag, run, e)
+                        rec = False
+                    except (tags.FormatError, ValueError, TypeError, AttributeError, OverflowError) as e:
+                        warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
+                        rec = False
+                    cache.put(key, rec, size(rec) if rec else 64)
+                if rec:
+                    out[datum.step] = (datum.wall_time, rec)  # a later record of the same step wins
         return [(step, w, rec) for step, (w, rec) in sorted(out.items())]
 
     def _pack_index(self, ctx, eid, run, step):

@@ -249,8 +249,10 @@ def test_build_epoch_record_has_exactly_the_fields_and_version():
 def test_epoch_histograms_round_trip_and_bad_entries_are_dropped():
     rec = round_trip_json(sample_epoch_record())
     assert records.parse_epoch_histograms(rec) == {"conv1": [0.0, 2.0, 3.0, 0.0, 5.0], "dense": [-1.5, 1.5, 1.0, 1.0]}
-    rec["histograms"] = {"a": [1.0, 0.0, 3], "b": [0, 1, -1], "c": [0, 1], "d": "x", "e": [0, 1, None], "f": [0, 1, 2]}
-    assert records.parse_epoch_histograms(rec) == {"f": [0.0, 1.0, 2.0]}
+    rec["histograms"] = {"a": [1.0, 0.0, 3], "b": [0, 1, -1], "c": [0, 1], "d": "x", "e": [0, 1, None], "f": [0, 1, 2],
+                         "g": [0, 1, True], "h": [0.1234567891, 1, 12345678, 2.5], "i": [float("nan"), 1, 2]}
+    # whole counts under 10**7 (what the writer writes) and the rest give the same as opt_float on every value
+    assert records.parse_epoch_histograms(rec) == {"f": [0.0, 1.0, 2.0], "h": [0.1234568, 1.0, 12345680.0, 2.5]}
     del rec["histograms"]
     assert records.parse_epoch_histograms(rec) == {}  # records written before the field
     with pytest.raises(records.FormatError):

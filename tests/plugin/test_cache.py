@@ -3,6 +3,7 @@
 import threading
 import time
 
+import pytest
 
 from cnn_tb.plugin import cache
 
@@ -230,3 +231,28 @@ def test_byte_lru_oversize_replacement_drops_the_old_value():
     lru.put("k", "old", 10)
     lru.put("k", "new", 200)
     assert lru.get("k") != "old"
+
+
+def test_collector_paused_pauses_and_resumes_only_what_it_paused():
+    import gc
+
+    from cnn_tb.plugin.cache import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # a concurrent or nested bulk decode
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner one did not resume it
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        with collector_paused():
+            raise ValueError("a bad record")
+    assert gc.isenabled()  # resumed on the way out of an error too
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # was off: stays off
+    finally:
+        gc.enable()

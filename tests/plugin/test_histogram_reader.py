@@ -31,7 +31,7 @@ def _write_dashboard_histograms(run_dir, by_step):
     import tensorflow as tf
     from tensorboard.plugins.histogram import metadata as histogram_metadata
 
-    writer = tf.summary.create_file_writer(run_dir)  # a second event file of the same run
+    writer = fixture_writer.file_writer(run_dir)  # a second event file of the same run
     with writer.as_default():
         for step, layers in by_step.items():
             for layer, arr in layers.items():
@@ -103,7 +103,7 @@ def test_a_single_valued_histogram_is_one_bucket_around_the_value(tmp_path):
         [fixture_writer._complete_layer(l) for l in fixture_writer.default_layers()], 1, 3, 3, [0, 1, 2],
         np.random.default_rng(0))))
     rec["histograms"]["conv1"] = [2.0, 2.0, 3, 4, 5]
-    writer = tf.summary.create_file_writer(os.path.join(root, NEW))
+    writer = fixture_writer.file_writer(os.path.join(root, NEW))
     with writer.as_default():
         tf.summary.write(tags.EPOCH_TAG, tf.constant(json.dumps(rec).encode()), step=1,
                          metadata=tags.create_summary_metadata(tags.EPOCH_TAG))
@@ -111,6 +111,19 @@ def test_a_single_valued_histogram_is_one_bucket_around_the_value(tmp_path):
     status, data = _get(make_client(root), NEW, "conv1")
     assert status == 200 and data["steps"] == [0, 1]
     assert data["histograms"][1]["buckets"] == [[1.5, 2.5, 12.0]]
+
+
+def test_an_epoch_records_histograms_are_kept_packed():
+    """What the cache keeps of an epoch record: every layer's histogram as parsed, in one array."""
+    from cnn_tb.plugin.histogram_reader import EpochHistograms
+
+    obj = {"wall_time": 12.5, "histograms": {"a": [0.0, 1.0, 3, 4], "b": [-2.0, 2.0, 1, 0, 7], "bad": [1.0, 0.0, 3]}}
+    rec = EpochHistograms.of(obj)
+    assert rec.wall_time == 12.5 and rec.names == ("a", "b")
+    assert rec.get("a").tolist() == [0.0, 1.0, 3.0, 4.0] and rec.get("b").tolist() == [-2.0, 2.0, 1.0, 0.0, 7.0]
+    assert rec.get("bad") is None and rec.get("c") is None
+    assert rec.size() >= rec.values.nbytes == 9 * 8
+    assert EpochHistograms.of({"wall_time": 1.0}) is None and EpochHistograms.of({"histograms": {"x": [0, 1]}}) is None
 
 
 def test_unknown_layers_and_layers_without_histograms_are_404(logdir):

@@ -10,6 +10,7 @@ writes only what the real writer cannot be made to produce.
 import io
 import json
 import os
+import time
 import zlib
 
 import numpy as np
@@ -17,6 +18,24 @@ import numpy as np
 from cnn_tb.contract import packs, records, tags
 
 HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def file_writer(run_dir):
+    """``tf.summary.create_file_writer(run_dir)``, its file sorting after the run's others.
+
+    TensorFlow names a writer's file ``...tfevents.<second>.<host>.<pid>.<counter>.v2``,
+    so within one second the 10th writer's file sorts before the 9th's, and
+    TensorBoard's Python loader, which reads a run's files in name order, never
+    reads a file that sorts before the one it has read: a test that adds to a run
+    waits for the next second instead.
+    """
+    import tensorflow as tf
+
+    newest = [int(n.split(".")[3]) for n in (os.listdir(run_dir) if os.path.isdir(run_dir) else ())
+              if n.startswith("events.out.tfevents.") and n.split(".")[3].isdigit()]
+    while newest and int(time.time()) <= max(newest):
+        time.sleep(0.05)
+    return tf.summary.create_file_writer(run_dir)
 
 
 def png_bytes(image_uint8):
@@ -189,7 +208,7 @@ def write_run(run_dir, steps=(-1, 0, 1, 2), n_probes=3, hostile=False, class_nam
         return m
 
     h, w, c = layers[0]["output_shape"]
-    writer = tf.summary.create_file_writer(run_dir)
+    writer = file_writer(run_dir)
     with writer.as_default():
         first = steps[0]
         tf.summary.write(tags.RUN_TAG, tf.constant(cut(tags.RUN_TAG, first, records.encode_json(
@@ -250,7 +269,7 @@ def write_foreign(run_dir, plugin_name="other"):
     import tensorflow as tf
     from tensorboard.compat.proto import summary_pb2
 
-    writer = tf.summary.create_file_writer(run_dir)
+    writer = file_writer(run_dir)
     with writer.as_default():
         for tag in (tags.RUN_TAG, tags.EPOCH_TAG):
             m = summary_pb2.SummaryMetadata(
