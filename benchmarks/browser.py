@@ -13,10 +13,13 @@ render). Each measured step, run INSIDE the plugin iframe:
 3. one more ``requestAnimationFrame`` (the frame that shows the pixels):
    ``painted_ms``; and the page's own ``timings`` entry is read back.
 
-Two sequences of 50 steps: "sequential" (slider moved one epoch at a time,
-neighbours prefetched as in normal stepping) and "random jumps" (to epochs
-never shown or prefetched before, so the pack comes from the server; with
-fewer than ~150 epochs some jumps land on cached epochs).
+Three sequences of 50 steps: "sequential" (slider moved one epoch at a time,
+neighbours prefetched as in normal stepping), "random jumps" (to epochs never
+shown or prefetched before, so the pack comes from the server; with fewer than
+~150 epochs some jumps land on cached epochs: all of them with 10) and "cold
+jumps" (the same targets with the page's pack cache emptied before each jump,
+so every one waits for the server whatever the run's length: jumps of a short
+and a long run compared like for like).
 """
 
 import random
@@ -30,7 +33,12 @@ ARGS = [
 ]
 
 STEP_JS = """
-async (target) => {
+async (arg) => {
+  const [target, cold] = Array.isArray(arg) ? arg : [arg, false];
+  if (cold) {
+    window.cnnTbApp.api.packs.clear();
+    window.cnnTbApp.api.kernelPacks.clear();
+  }
   const root = document.querySelector('#cnn-tb');
   const slider = document.querySelector('.epoch-slider');
   const n0 = Number(root.dataset.renderCount || 0);
@@ -94,14 +102,18 @@ def measure(tb, n_steps=50, timeout_ms=60000):
             # (the page prefetches +-2 around the shown epoch): beyond the
             # sequential range, 3 apart.
             far = list(range(n_steps + 3, n, 3)) or list(range(n))
+            jumps = rnd.sample(far, min(len(far), n_steps))
+            if len(jumps) < n_steps:  # a short run: as many jumps, each away from the last
+                jumps = [(i * 7 + 3) % n for i in range(n_steps)]
             seqs = {
                 "sequential": [(i % (n - 1)) + 1 for i in range(n_steps)],
-                "random_jumps": rnd.sample(far, min(len(far), n_steps)),
+                "random_jumps": jumps,
+                "cold_jumps": [(t + n // 2) % n for t in jumps],
             }
             for name, targets in seqs.items():
                 rows = []
                 for t in targets:
-                    r = frame.evaluate(STEP_JS, t)
+                    r = frame.evaluate(STEP_JS, [t, name == "cold_jumps"])
                     rows.append(r)
                     page.wait_for_timeout(30)  # let prefetches start, as between real drags
                 red = [r["redrawn_ms"] for r in rows]

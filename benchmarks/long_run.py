@@ -86,8 +86,8 @@ def table(results, short, long):
                 f"{r.get('rss_end_bytes', 0) / 1e6:.0f} / {r['peak_rss_bytes'] / 1e6:.0f} MB | "
                 f"{_by_process(r)} |")
     rows.append("")
-    rows += ["| loader | epochs | page load to the flow drawn | epoch step p50 / p95 | jump p50 / p95 |",
-             "|---|---:|---:|---:|---:|"]
+    rows += ["| loader | epochs | page load to the flow drawn | epoch step p50 / p95 | jump p50 / p95 | cold jump p50 / p95 |",
+             "|---|---:|---:|---:|---:|---:|"]
     for lf in ("false", "true"):
         got = {}
         for n in (short, long):
@@ -96,14 +96,16 @@ def table(results, short, long):
                 continue
             got[n] = b
             seq, jump = b["sequential"]["redrawn_ms"], b["random_jumps"]["redrawn_ms"]
+            cold = b["cold_jumps"]["redrawn_ms"]
             rows.append(f"| load_fast={lf} | {n} | {b['first_draw_ms']:.0f} ms | {seq['median']:.0f} / {seq['p95']:.0f} ms | "
-                        f"{jump['median']:.0f} / {jump['p95']:.0f} ms |")
+                        f"{jump['median']:.0f} / {jump['p95']:.0f} ms | {cold['median']:.0f} / {cold['p95']:.0f} ms |")
         if len(got) == 2:
             a, b = got[short], got[long]
             r = lambda k, q: b[k]["redrawn_ms"][q] / max(a[k]["redrawn_ms"][q], 1e-9)  # noqa: E731
             rows.append(f"| load_fast={lf} | {long} / {short} | {b['first_draw_ms'] / a['first_draw_ms']:.2f}x | "
                         f"{r('sequential', 'median'):.2f}x / {r('sequential', 'p95'):.2f}x | "
-                        f"{r('random_jumps', 'median'):.2f}x / {r('random_jumps', 'p95'):.2f}x |")
+                        f"{r('random_jumps', 'median'):.2f}x / {r('random_jumps', 'p95'):.2f}x | "
+                        f"{r('cold_jumps', 'median'):.2f}x / {r('cold_jumps', 'p95'):.2f}x |")
     return "\n".join(rows)
 
 

@@ -284,6 +284,43 @@ def test_epoch_slider_changes_conv1_pixels(ui):
     assert ui.frame.text_content(".step-label").startswith("epoch 2")
 
 
+SHOWN = """() => {
+  const out = {texts: [], canvases: []};
+  for (const root of document.querySelectorAll('.flow-body, .depth-panel')) {
+    out.texts.push(root.innerText);
+    for (const c of root.querySelectorAll('canvas')) {
+      const w = c.width, h = c.height;
+      let hash = 0;
+      if (w && h) {
+        const d = c.getContext('2d').getImageData(0, 0, w, h).data;
+        for (let i = 0; i < d.length; i++) hash = (hash * 31 + d[i]) | 0;
+      }
+      out.canvases.push([c.className, w, h, hash]);
+    }
+  }
+  return out;
+}"""
+
+
+def test_an_epoch_change_repaints_the_view_in_place(ui):
+    """Moving the epoch keeps the cards (no rebuild) and shows exactly what a rebuild at that epoch shows."""
+    n = ui.app("app.epochs.steps.length")
+    _set_step_index(ui, 1)
+    ui.select(".cmap-select", "magma")
+    ui.select(".cmap-select", "viridis")  # another structure and back: built afresh at epoch index 1
+    assert ui.frame.eval_on_selector(".flow-body", "e => e.dataset.patched") == "0"
+    built = ui.frame.evaluate(SHOWN)
+    assert len(built["canvases"]) >= 10
+    ui.frame.evaluate("() => { document.querySelector('.flow-body .layer-col[data-layer=conv1]').kept = 1; }")
+    _set_step_index(ui, n - 1)
+    other = ui.frame.evaluate(SHOWN)
+    assert other["texts"] != built["texts"] and other["canvases"] != built["canvases"]  # the epoch's own data
+    _set_step_index(ui, 1)
+    assert ui.frame.eval_on_selector(".flow-body", "e => e.dataset.patched") == "2"
+    assert ui.frame.evaluate("() => document.querySelector('.flow-body .layer-col[data-layer=conv1]').kept") == 1
+    assert ui.frame.evaluate(SHOWN) == built  # pixel for pixel, text for text
+
+
 def test_colormap_switch_changes_pixels(ui):
     before_px = ui.canvases('.layer-col[data-layer="conv1"] canvas')[0]
     assert not before_px["gray"]

@@ -35,6 +35,7 @@ export class FlowApp {
     this.norm = "map";
     this.showAll = false;
     this.network = null;
+    this.infoVersion = 0; // bumped by setInfo: the views' structure may change
     this.selected = null;
     this.expanded = []; // open blocks: [top-level block id, block id inside it]
     this.depthStat = "std";
@@ -229,6 +230,7 @@ export class FlowApp {
   /** Use the model description of a newly loaded run (its blocks, its layers). */
   setInfo(info, sameRun) {
     this.info = info;
+    this.infoVersion += 1;
     this.network = new Network(info);
     const blocks = this.network.blocks.length;
     if (!sameRun) this.expanded = [];

@@ -137,3 +137,65 @@ export function probeName(i) {
 export function clampPx(v, lo, hi) {
   return Math.round(Math.max(lo, Math.min(hi, v)));
 }
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/**
+ * Make the shown node `old` look like `fresh`, a node just built for the same
+ * view, keeping `old` (its listeners, focus and layout) wherever the two have
+ * the same shape: attributes and text are copied, a canvas gets the other's
+ * pixels, children are matched by position, and a child whose tag differs, or
+ * a node whose children differ in number, is replaced. SVG is kept as it is
+ * (the skip arcs are drawn from the layout after insertion). An epoch change
+ * then repaints pixels and changes a few texts instead of rebuilding the view,
+ * whose style and layout were half the time of a jump.
+ *
+ * Only for two builds of the same structure (see `viewKey` in flow.js): the
+ * kept nodes' listeners were made for that structure.
+ * @returns {boolean} true when every node was kept (nothing replaced)
+ */
+export function morph(old, fresh) {
+  if (old.nodeType === Node.TEXT_NODE && fresh.nodeType === Node.TEXT_NODE) {
+    if (old.nodeValue !== fresh.nodeValue) old.nodeValue = fresh.nodeValue;
+    return true;
+  }
+  if (old.nodeType !== Node.ELEMENT_NODE || fresh.nodeType !== Node.ELEMENT_NODE || old.nodeName !== fresh.nodeName) {
+    old.replaceWith(fresh);
+    return false;
+  }
+  if (old.namespaceURI === SVG_NS) return true;
+  for (const a of [...old.attributes]) if (!fresh.hasAttribute(a.name)) old.removeAttribute(a.name);
+  for (const a of fresh.attributes) if (old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
+  if (old.nodeName === "CANVAS") {
+    if (old.width !== fresh.width) old.width = fresh.width;
+    if (old.height !== fresh.height) old.height = fresh.height;
+    const ctx = old.getContext("2d");
+    if (!fresh.width || !fresh.height) ctx.clearRect(0, 0, old.width, old.height);
+    else {
+      ctx.globalCompositeOperation = "copy"; // the pixels as they are, transparent ones too
+      ctx.drawImage(fresh, 0, 0);
+      ctx.globalCompositeOperation = "source-over";
+    }
+    return true;
+  }
+  const kept = morphChildren(old, [...fresh.childNodes]);
+  if ((old.nodeName === "SELECT" || old.nodeName === "INPUT") && old.value !== fresh.value) old.value = fresh.value;
+  return kept;
+}
+
+/**
+ * Make `parent`'s children look like the nodes `fresh` (see `morph`).
+ * @returns {boolean} true when every node was kept
+ */
+export function morphChildren(parent, fresh) {
+  const kids = [...parent.childNodes];
+  if (kids.length !== fresh.length) {
+    parent.replaceChildren(...fresh);
+    return false;
+  }
+  let kept = true;
+  kids.forEach((k, i) => {
+    if (!morph(k, fresh[i])) kept = false;
+  });
+  return kept;
+}

@@ -10,8 +10,8 @@ import { renderDepthPanel } from "./depth.js";
 import { renderOverview } from "./overview.js";
 import { buildSearch } from "./search.js";
 import { blockCard, blockSummary, layerCard } from "./cards.js";
-import { el, probeName, shapeText, stepLabel } from "../dom.js";
-import { drawArcs } from "./skip_arcs.js";
+import { el, morphChildren, probeName, shapeText, stepLabel } from "../dom.js";
+import { drawArcs, markArcs } from "./skip_arcs.js";
 import { addSeparationBadges } from "./examples.js";
 
 const GAP = 12; // the arrow between two cards (.conn in style.css)
@@ -52,20 +52,31 @@ export async function renderFlow(app, token) {
     parent = next !== undefined ? kids.find((it) => it.kind === "block" && it.id === next) : null;
   }
   const head = flowHead(app);
+  const overview = renderOverview(app);
+  // the class-separation badges go on the cards before they are shown (one build to show)
+  const built = el("div", {}, [overview, flow, ...panels]);
+  await addSeparationBadges(app, built, token);
+  if (token !== app.token) return;
   head.title.textContent = app.info.model_name;
   head.info.textContent = ` · ${probes.map(probeName).join(" vs ")} · ${stepLabel(step)} · ${layerCountText(app)}`;
-  const overview = renderOverview(app);
   const scrollY = window.scrollY;
-  // the head (with the search field, which may have the focus) stays; the rest is rebuilt
+  // the head (with the search field, which may have the focus) stays; the rest is
+  // patched in place when only the epoch (or the data) changed, else rebuilt
   if (app.main.firstChild !== head.box || app.main.childNodes.length !== 2) app.main.replaceChildren(head.box, head.body);
-  head.body.replaceChildren(overview, flow, ...panels);
-  for (const row of app.main.querySelectorAll(".pipeline")) drawArcs(net, row);
+  const key = viewKey(app, probes, width);
+  const fresh = [...built.childNodes];
+  const kept = head.body.dataset.key === key && morphChildren(head.body, fresh);
+  if (!kept) {
+    if (head.body.dataset.key !== key) head.body.replaceChildren(...fresh);
+    for (const row of app.main.querySelectorAll(".pipeline")) drawArcs(row);
+  }
+  head.body.dataset.key = key;
+  head.body.dataset.patched = String(kept ? Number(head.body.dataset.patched || 0) + 1 : 0);
   window.scrollTo(window.scrollX, scrollY);
-  await addSeparationBadges(app, app.main, token);
   if (app.selected) await renderDetail(app, token);
   else app.detail.hidden = true;
   if (token !== app.token) return;
-  await renderDepthPanel(app, token);
+  await renderDepthPanel(app, token, key);
   if (token !== app.token) return;
   if (app.scrollPanel) {
     app.scrollPanel = false;
@@ -80,6 +91,15 @@ export async function renderFlow(app, token) {
     const card = [...app.main.querySelectorAll(".layer-col")].find((c) => c.dataset.layer === app.selected);
     if (card) card.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
+}
+
+/**
+ * What the flow's structure and its listeners depend on: two renders with the
+ * same key differ only in what they show of the data (epoch, statistics, maps).
+ */
+function viewKey(app, probes, width) {
+  return JSON.stringify([app.run, app.infoVersion, app.showAll, app.expanded, app.selected, probes, width,
+    app.reduce, app.cmap, app.norm, app.depthStat]);
 }
 
 /** The title row of the flow view, built once: model name, what is shown, the layer search. */
@@ -150,6 +170,7 @@ function rows(ctx, items, width, level) {
           : blockCard(app, it, ctx.probes, ctx.packs, ctx.images, changed, level),
       );
     });
+    markArcs(app.network, row);
     out.push(row);
   }
   return out;

@@ -3,16 +3,19 @@
 const NS = "http://www.w3.org/2000/svg";
 const BAND = 34; // height of the arc band above the cards
 
+const ARCS = new WeakMap(); // row -> [[source card, target card]] (markArcs)
+
 /**
- * Arcs above a row for inputs that come from a card of the same row other than
- * the one on the left. A block card stands for every layer inside it; hidden
- * (unlogged) layers are followed back to a shown one. Sets
- * `row.dataset.skips` to the number drawn; a row without arcs has no band.
+ * Find the arcs of a row (built, not yet shown): inputs that come from a card
+ * of the same row other than the one on the left. A block card stands for
+ * every layer inside it; hidden (unlogged) layers are followed back to a shown
+ * one. Marks what follows from the structure alone: `row.dataset.skips` (the
+ * number of arcs), the `with-arcs` band (a row without arcs has no band and no
+ * SVG) and the source cards; `drawArcs` draws them once the row is laid out.
  * @param {import("../network.js").Network} net
  * @param {HTMLElement} row a `.pipeline` element holding `.layer-col` / `.block-col` cards
  */
-export function drawArcs(net, row) {
-  const svg = row.querySelector("svg.arcs");
+export function markArcs(net, row) {
   const cards = [...row.querySelectorAll(".layer-col, .block-col")];
   const cardOf = new Map();
   const members = new Map(); // card -> layer names it stands for
@@ -47,11 +50,24 @@ export function drawArcs(net, row) {
     }
   });
   row.dataset.skips = String(arcs.length);
+  ARCS.set(row, arcs);
   if (!arcs.length) {
-    svg.remove();
+    row.querySelector("svg.arcs").remove();
     return;
   }
   row.classList.add("with-arcs");
+  for (const [a] of arcs) a.classList.add("skip-source");
+}
+
+/**
+ * Draw the arcs `markArcs` found in a shown row, from its cards' layout.
+ * @param {HTMLElement} row
+ */
+export function drawArcs(row) {
+  const arcs = ARCS.get(row);
+  const svg = row.querySelector("svg.arcs");
+  if (!arcs || !arcs.length || !svg) return;
+  svg.replaceChildren();
   const width = row.scrollWidth;
   svg.setAttribute("width", String(width));
   svg.setAttribute("height", String(BAND));
@@ -87,6 +103,5 @@ export function drawArcs(net, row) {
     title.textContent = `skip connection: ${label(a)} → ${label(b)}`;
     path.append(title);
     svg.append(path);
-    a.classList.add("skip-source");
   });
 }
