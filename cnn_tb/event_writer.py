@@ -60,14 +60,26 @@ class EventWriter:
         self._writer.write(record(first.SerializeToString()))
 
     def write(self, step, values, wall_time=None):
-        """Write ``values`` (``Summary.Value`` protos) as one event at ``step``."""
+        """Write ``values`` (``Summary.Value`` protos) at ``step``, one event each.
+
+        One event per value, as ``tf.summary`` writes them: TensorBoard's Python
+        loader keeps each sample it keeps as a part of the parsed event, and with
+        TensorFlow's protobuf runtime a part keeps its whole event's memory. With
+        every value of a step in one event, each kept scalar or epoch record kept
+        that step's pictures too (0.6 GB at 1,000 epochs of the seed CNN, the
+        loader's memory growing with the epochs).
+        """
         if not values:
             return
         if self._writer is None:
             self._open()
-        event = event_pb2.Event(wall_time=wall_time or time.time(), step=int(step))
-        event.summary.value.extend(values)
-        self._writer.write(record(event.SerializeToString()))
+        wall_time = wall_time or time.time()
+        out = []
+        for v in values:
+            event = event_pb2.Event(wall_time=wall_time, step=int(step))
+            event.summary.value.append(v)
+            out.append(record(event.SerializeToString()))
+        self._writer.write(b"".join(out))
 
     def flush(self):
         if self._writer is not None:

@@ -16,7 +16,7 @@ def _events(path):
     return [event_pb2.Event.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
 
 
-def test_one_event_per_write_and_lazy_file(tmp_path):
+def test_one_event_per_value_and_lazy_file(tmp_path):
     run_dir = str(tmp_path / "run")
     w = event_writer.EventWriter(run_dir)
     w.write(0, [])  # nothing to write: no file
@@ -26,9 +26,12 @@ def test_one_event_per_write_and_lazy_file(tmp_path):
     w.flush()
     events = _events(w.path)
     assert events[0].file_version == "brain.Event:2" and events[0].source_metadata.writer == "cnn_tb"
-    assert [e.step for e in events[1:]] == [3, 4]
-    assert [v.tag for v in events[1].summary.value] == ["a", "b"]
-    assert events[2].summary.value[0].tensor.float_val[0] == pytest.approx(2.5)
+    # one value an event (TensorBoard's Python loader keeps a kept value's whole event),
+    # the values of one write at one wall time
+    assert [e.step for e in events[1:]] == [3, 3, 4]
+    assert [[v.tag for v in e.summary.value] for e in events[1:]] == [["a"], ["b"], ["a"]]
+    assert events[1].wall_time == events[2].wall_time
+    assert events[3].summary.value[0].tensor.float_val[0] == pytest.approx(2.5)
     w.close()
 
 
