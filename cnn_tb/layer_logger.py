@@ -3,7 +3,7 @@
 One :class:`LayerLogger` owns one model, one probe set and one run directory.
 Each :meth:`LayerLogger.log` call makes ONE forward pass of the probes (and one
 backward pass when Grad-CAM is on), hands it to every requested kind of
-summary (:mod:`cnn_tb.summaries`) and writes what they return as one event,
+summary (:mod:`cnn_tb.summaries`) and writes what they return in one write,
 flushed. With ``background=True`` (the callbacks' default) only the pass and
 the reads of the model happen inside ``log``; the pictures, packs and the event
 are made on a background thread while training goes on.

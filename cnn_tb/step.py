@@ -1,5 +1,5 @@
 """One logged step: one forward pass of the probes, every kind's summaries, the
-held-out pool at its steps, and one event, written and flushed.
+held-out pool at its steps, written and flushed.
 
 :class:`StepRunner` is the work of :meth:`cnn_tb.LayerLogger.log` for one
 attached model, in two parts: :meth:`StepRunner.prepare` does what needs the
@@ -118,7 +118,7 @@ class StepRunner:
         return self.capture is not None and not self.capture.started and backend.name() != "torch"
 
     def finish(self, prepared):
-        """Turn a prepared step into values and write them as one event; the seconds of each phase.
+        """Turn a prepared step into values and write them (one write); the seconds of each phase.
 
         Reads nothing of the model, so it may run on a background thread while
         training goes on: its only backend op is the reductions of the probes'

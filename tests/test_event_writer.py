@@ -1,10 +1,10 @@
-"""Event files: one event per write, shared per run directory, names that sort in order."""
+"""Event files: a large value an event, small ones together, shared per run directory, names that sort in order."""
 
 import os
 
 import numpy as np
 import pytest
-from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.proto import event_pb2, summary_pb2
 
 from cnn_tb import event_writer
 from cnn_tb.summaries.values import scalar_value
@@ -16,22 +16,27 @@ def _events(path):
     return [event_pb2.Event.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
 
 
-def test_one_event_per_value_and_lazy_file(tmp_path):
+def test_large_values_get_events_of_their_own_and_lazy_file(tmp_path):
     run_dir = str(tmp_path / "run")
     w = event_writer.EventWriter(run_dir)
     w.write(0, [])  # nothing to write: no file
     assert not os.path.exists(run_dir)
-    w.write(3, [scalar_value("a", 1.5), scalar_value("b", 2.0)])
+    big = summary_pb2.Summary.Value(tag="big")
+    big.tensor.string_val.append(b"x" * (event_writer.EventWriter.SMALL_VALUE_BYTES + 1))
+    last = summary_pb2.Summary.Value(tag="last")
+    last.tensor.string_val.append(b"y" * 5000)
+    w.write(3, [scalar_value("a", 1.5), scalar_value("b", 2.0), big, scalar_value("c", 3.0), last])
     w.write(4, [scalar_value("a", 2.5)])
     w.flush()
     events = _events(w.path)
     assert events[0].file_version == "brain.Event:2" and events[0].source_metadata.writer == "cnn_tb"
-    # one value an event (TensorBoard's Python loader keeps a kept value's whole event),
-    # the values of one write at one wall time
-    assert [e.step for e in events[1:]] == [3, 3, 4]
-    assert [[v.tag for v in e.summary.value] for e in events[1:]] == [["a"], ["b"], ["a"]]
-    assert events[1].wall_time == events[2].wall_time
-    assert events[3].summary.value[0].tensor.float_val[0] == pytest.approx(2.5)
+    # in order; a large value alone (TensorBoard's Python loader keeps a kept value's whole
+    # event), the small ones between them together; one wall time a write
+    assert [e.step for e in events[1:]] == [3, 3, 3, 3, 4]
+    assert [[v.tag for v in e.summary.value] for e in events[1:]] == [["a", "b"], ["big"], ["c"], ["last"], ["a"]]
+    assert len({e.wall_time for e in events[1:5]}) == 1
+    assert events[2].summary.value[0].tensor.string_val[0] == big.tensor.string_val[0]
+    assert events[5].summary.value[0].tensor.float_val[0] == pytest.approx(2.5)
     w.close()
 
 

@@ -1,4 +1,4 @@
-"""LayerLogger: kinds, one event per step, timings, the failure rule, log_layers."""
+"""LayerLogger: kinds, one write per step, timings, the failure rule, log_layers."""
 
 import warnings
 
