@@ -122,5 +122,8 @@ def test_remote_filesystem_paths_go_through_gfile():
     assert logger.log(0)
     logger.close()
     (path,) = tf.io.gfile.glob(log_dir + "/cnn_tb/events*")
-    steps = [event_pb2.Event.FromString(r.numpy()).step for r in tf.data.TFRecordDataset(path)]
-    assert steps == [0, 0]  # the file-version event, then step 0
+    events = [event_pb2.Event.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
+    # the file-version event, then step 0's values (a few events), its epoch record last
+    assert events[0].file_version == "brain.Event:2" and len(events) > 2
+    assert [e.step for e in events[1:]] == [0] * (len(events) - 1)
+    assert events[-1].summary.value[-1].tag == tags.EPOCH_TAG
