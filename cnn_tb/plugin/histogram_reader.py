@@ -107,9 +107,8 @@ class EpochHistograms:
 
 
 def _buckets_of_counts(h):
-    """``[[left, right, count], ...]`` of an epoch record's ``[lo, hi, count, ...]``."""
-    h = h.tolist() if isinstance(h, np.ndarray) else h
-    lo, hi, counts = h[0], h[1], h[2:]
+    """``[[left, right, count], ...]`` of an epoch record's ``[lo, hi, count, ...]`` (an array)."""
+    lo, hi, *counts = h.tolist()
     if lo == hi:
         return [[records.opt_float(lo - 0.5), records.opt_float(hi + 0.5), float(sum(counts))]]
     # the edges are finite (lo and hi are): opt_float's rounding without its checks

@@ -184,6 +184,20 @@ export function morph(old, fresh) {
 }
 
 /**
+ * Show the nodes `fresh`, built for the view `key`, in `parent`: patched into the
+ * shown ones (`morphChildren`) when `parent` shows that view already, else in
+ * their place. Remembers `key` on `parent`.
+ * @returns {boolean} true when every shown node was kept
+ */
+export function showBuilt(parent, key, fresh) {
+  const same = parent.dataset.key === key;
+  parent.dataset.key = key;
+  if (same) return morphChildren(parent, fresh);
+  parent.replaceChildren(...fresh);
+  return false;
+}
+
+/**
  * Make `parent`'s children look like the nodes `fresh` (see `morph`).
  * @returns {boolean} true when every node was kept
  */

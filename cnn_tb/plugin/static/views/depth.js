@@ -5,7 +5,7 @@
 
 import * as draw from "../draw.js";
 import { lut } from "../colormaps.js";
-import { el, morphChildren, stepLabel } from "../dom.js";
+import { el, showBuilt, stepLabel } from "../dom.js";
 import { DEPTH_STATS, statSelect, statText, statValue } from "./overview.js";
 
 const MAX_LINES = 40; // epochs drawn as lines; more are sampled evenly (the shown epoch always)
@@ -36,12 +36,8 @@ export async function renderDepthPanel(app, token, key) {
   await histogramSection(app, hist, token);
   if (token !== app.token) return;
   // an epoch change repaints the two pictures in place (see dom.morph)
-  const panel = app.depthPanel;
-  if (panel.dataset.key !== key || !morphChildren(panel, [chart, hist])) {
-    if (panel.dataset.key !== key) panel.replaceChildren(chart, hist);
-  }
-  panel.dataset.key = key;
-  panel.hidden = false;
+  showBuilt(app.depthPanel, key, [chart, hist]);
+  app.depthPanel.hidden = false;
 }
 
 function depthChart(app) {

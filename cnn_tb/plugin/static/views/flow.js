@@ -10,7 +10,7 @@ import { renderDepthPanel } from "./depth.js";
 import { renderOverview } from "./overview.js";
 import { buildSearch } from "./search.js";
 import { blockCard, blockSummary, layerCard } from "./cards.js";
-import { el, morphChildren, probeName, shapeText, stepLabel } from "../dom.js";
+import { el, probeName, shapeText, showBuilt, stepLabel } from "../dom.js";
 import { drawArcs, markArcs } from "./skip_arcs.js";
 import { addSeparationBadges } from "./examples.js";
 
@@ -64,13 +64,8 @@ export async function renderFlow(app, token) {
   // patched in place when only the epoch (or the data) changed, else rebuilt
   if (app.main.firstChild !== head.box || app.main.childNodes.length !== 2) app.main.replaceChildren(head.box, head.body);
   const key = viewKey(app, probes, width);
-  const fresh = [...built.childNodes];
-  const kept = head.body.dataset.key === key && morphChildren(head.body, fresh);
-  if (!kept) {
-    if (head.body.dataset.key !== key) head.body.replaceChildren(...fresh);
-    for (const row of app.main.querySelectorAll(".pipeline")) drawArcs(row);
-  }
-  head.body.dataset.key = key;
+  const kept = showBuilt(head.body, key, [...built.childNodes]);
+  if (!kept) for (const row of app.main.querySelectorAll(".pipeline")) drawArcs(row); // new or replaced rows
   head.body.dataset.patched = String(kept ? Number(head.body.dataset.patched || 0) + 1 : 0);
   window.scrollTo(window.scrollX, scrollY);
   if (app.selected) await renderDetail(app, token);
