@@ -96,8 +96,13 @@ class _Params:
         return set(kinds)
 
 
-def _route(handler):
-    """Wraps a handler ``(self, request, params) -> response``: GET only, internal errors answered."""
+def _route(handler=None, *, bulk=False):
+    """Wraps a handler ``(self, request, params) -> response``: GET only, internal errors
+    answered. A route that is not ``bulk`` (one that decodes the records of a whole
+    run) is served as a small request: bulk decodes give way to it
+    (:class:`~cnn_tb.plugin.cache.Foreground`)."""
+    if handler is None:
+        return lambda h: _route(h, bulk=bulk)
 
     @wrappers.Request.application
     def wrapper(self, request):
@@ -106,7 +111,10 @@ def _route(handler):
                 request, "only GET is supported", "text/plain", code=405, headers=[("Allow", "GET, HEAD")]
             )
         try:
-            return handler(self, request, _Params(request))
+            if bulk:
+                return handler(self, request, _Params(request))
+            with self._reader.foreground.serving():
+                return handler(self, request, _Params(request))
         except errors.PublicError:
             raise  # TensorBoard's application answers it with its status and message
         except Exception as e:  # noqa: BLE001 - a bug must not end in an opaque 500
@@ -189,7 +197,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         ctx, eid = self._ids(request)
         return http_util.Respond(request, self._reader.run_impl(ctx, eid, run), "application/json")
 
-    @_route
+    @_route(bulk=True)
     def _serve_epochs(self, request, params):
         run = params.string("run")
         ctx, eid = self._ids(request)
@@ -232,7 +240,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         data = self._reader.kernels_impl(ctx, eid, run, step, layer=layer)
         return http_util.Respond(request, data, "application/octet-stream")
 
-    @_route
+    @_route(bulk=True)
     def _serve_pool(self, request, params):
         run = params.string("run")
         ctx, eid = self._ids(request)
@@ -264,7 +272,7 @@ class CnnTbPlugin(base_plugin.TBPlugin):
         data = self._reader.pool_pack_impl(ctx, eid, run, step, layer=layer, kinds=kinds)
         return http_util.Respond(request, data, "application/octet-stream")
 
-    @_route
+    @_route(bulk=True)
     def _serve_histograms(self, request, params):
         run = params.string("run")
         layer = params.string("layer")

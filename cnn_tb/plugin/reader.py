@@ -132,11 +132,16 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
 
     def epoch_json_impl(self, ctx, eid, run, step):
         """The served epoch record of ``step`` in full (as in :meth:`epochs_impl` of a
-        small run), as JSON bytes."""
-        wall_time = self._listed_first(lambda fresh: self._epochs(ctx, eid, run, fresh)["wall_times"].get(step))
-        if wall_time is None:
-            raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
-        enc = self._encoded_record(ctx, eid, run, *_EPOCH_JSON, step, wall_time)
+        small run), as JSON bytes. It does not wait for ``/epochs``: when that is not
+        built for the last listing of the run, the one record is read and decoded
+        alone (the page draws a long run's last epoch from it while ``/epochs``
+        decodes them all)."""
+        run_tags = self._require_run(ctx, eid, run)
+        built = self._derived.get(("epochs", eid, run), self._series_key(run_tags, tags.EPOCH_TAG))
+        wall_time = built["wall_times"].get(step) if built else None
+        series = run_tags.get(tags.EPOCH_TAG)
+        last = series is not None and series.max_step == step
+        enc = self._encoded_record(ctx, eid, run, *_EPOCH_JSON, step, wall_time, last=last)
         if enc is None:
             raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
         return enc[0]

@@ -12,7 +12,7 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from cnn_tb.contract import packs, records, tags
-from cnn_tb.plugin.cache import ByteLRU, TimedListings, VersionedMemo, collector_paused, python_size
+from cnn_tb.plugin.cache import ByteLRU, Foreground, TimedListings, VersionedMemo, collector_paused, python_size
 from cnn_tb.plugin.log import warn_once
 from cnn_tb.plugin.pack_files import PackFiles
 
@@ -58,6 +58,7 @@ class CachedSource:
         self._derived = VersionedMemo(512)  # (what, eid, run) -> run record / epochs payload
         self._histograms = ByteLRU(16 << 20)  # (eid, run, layer, version) -> JSON bytes
         self._histogram_records = ByteLRU(48 << 20)  # each epoch record's histograms, packed
+        self.foreground = Foreground()  # small requests; bulk decodes give way to them
 
     def _check_tag_content(self, run, tag, plugin_content):
         """True when the tag's plugin metadata is a version this reader knows."""
@@ -152,8 +153,7 @@ class CachedSource:
         the parsed records' cache) at ``size(value)`` bytes (default: counted as
         Python objects).
         """
-        found = self._per_datum(ctx, eid, run, tag, parse, what, cache or self._records,
-                                size or (lambda rec: 256 + python_size(rec)))
+        found = self._per_datum(ctx, eid, run, tag, parse, what, cache or self._records, size or self._record_size)
         return [(step, rec) for step, _, rec in found]
 
     def _encoded_records(self, ctx, eid, run, tag, parse, encode, what):
@@ -162,16 +162,71 @@ class CachedSource:
         record, kept compact (parsed Python objects cost several times their
         JSON). :meth:`_encoded_record` finds one of them again."""
         return self._per_datum(ctx, eid, run, tag, lambda obj, step: encode(parse(obj, step)), what, self._encoded,
-                               lambda enc: 128 + sum(len(v) for v in enc if isinstance(v, bytes)))
+                               self._encoded_size)
 
-    def _encoded_record(self, ctx, eid, run, tag, parse, encode, what, step, wall_time):
-        """One value of :meth:`_encoded_records` (same arguments), of ``step`` logged
-        at ``wall_time``: from the cache, or, when evicted, with the run's records
-        encoded again; None when the run has no such record."""
-        hit = self._encoded.get((what, eid, run, tag, step, wall_time))
-        if hit:
-            return hit
-        return next((e for s, _, e in self._encoded_records(ctx, eid, run, tag, parse, encode, what) if s == step), None)
+    def _encoded_record(self, ctx, eid, run, tag, parse, encode, what, step, wall_time=None, last=False):
+        """One value of :meth:`_encoded_records` (same arguments), of ``step`` (logged
+        at ``wall_time`` when given; ``last``: the last step listed), without
+        encoding the run's other records (:meth:`_record_of_step`); None when the
+        run has no such record, or it is unreadable."""
+        return self._record_of_step(ctx, eid, run, tag, lambda obj, s: encode(parse(obj, s)), what, self._encoded,
+                                    self._encoded_size, step, wall_time, last)
+
+    def _record_of_step(self, ctx, eid, run, tag, make, what, cache, size, step, wall_time=None, last=False):
+        """One value of :meth:`_per_datum` (same arguments), of ``step`` (logged at
+        ``wall_time`` when given): from ``cache``, else the record of that step read
+        and made alone (the first ``/epoch`` of a 1,000-epoch run decodes one record,
+        not 1,000). ``last``: the step is the tag's last listed, the one a page opens
+        at: that record is read alone first (both loaders keep the last one when
+        they downsample; the Rust data server then sends one record, not all of
+        them). None when the run has no such record, or it is unreadable."""
+        if wall_time is not None:
+            hit = cache.get((what, eid, run, tag, step, wall_time))
+            if hit:
+                return hit
+        datum = None
+        for downsample in (1, None) if last else (None,):
+            for d in self._read_series(ctx, eid, run, tag, downsample):
+                if d.step == step and (wall_time is None or d.wall_time == wall_time):
+                    datum = d  # a later record of the same step wins
+            if datum is not None:
+                break
+        if datum is None:
+            return None
+        return self._made(datum, run, tag, make, (what, eid, run, tag), cache, size) or None
+
+    @staticmethod
+    def _record_size(rec):
+        return 256 + python_size(rec)
+
+    @staticmethod
+    def _encoded_size(enc):
+        return 128 + sum(len(v) for v in enc if isinstance(v, bytes))
+
+    def _read_series(self, ctx, eid, run, tag, downsample=None):
+        """Every kept ``TensorDatum`` of a tensor tag of the plugin (one provider call);
+        ``downsample``: at most so many of them."""
+        data = self._dp.read_tensors(ctx, experiment_id=eid, downsample=downsample or self._downsample,
+                                     **self._filter(run, tag))
+        return data.get(run, {}).get(tag) or ()
+
+    def _made(self, datum, run, tag, make, key, cache, size):
+        """``make(decoded JSON, step)`` of one ``TensorDatum``, made once per ``key +
+        (step, wall_time)`` and kept in ``cache``; False when it is unreadable (one
+        warning per run and tag)."""
+        full_key = key + (datum.step, datum.wall_time)
+        rec = cache.get(full_key)
+        if rec is None:
+            try:
+                rec = make(records.decode_json(datum.numpy, what=f"{tag} step {datum.step}"), datum.step)
+            except tags.NewerVersionError as e:
+                warn_once(("newer", run, tag), "cnn_tb: skipping records of %s in run %r: %s", tag, run, e)
+                rec = False
+            except (tags.FormatError, ValueError, TypeError, AttributeError, OverflowError) as e:
+                warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
+                rec = False
+            cache.put(full_key, rec, size(rec) if rec else 64)
+        return rec
 
     def _per_datum(self, ctx, eid, run, tag, make, what, cache, size):
         """``[(step, wall_time, make(decoded JSON, step))]`` of a tensor tag in step order (a
@@ -180,34 +235,31 @@ class CachedSource:
         bytes); undecodable records skipped with one warning."""
         out = {}
         with collector_paused():  # thousands of records at once: see collector_paused
-            series = self._dp.read_tensors(
-                ctx, experiment_id=eid, downsample=self._downsample, **self._filter(run, tag)
-            ).get(run, {}).get(tag)
-            for datum in series or ():
-                key = (what, eid, run, tag, datum.step, datum.wall_time)
-                rec = cache.get(key)
-                if rec is None:
-                    try:
-                        rec = make(records.decode_json(datum.numpy, what=f"{tag} step {datum.step}"), datum.step)
-                    except tags.NewerVersionError as e:
-                        warn_once(("newer", run, tag), "cnn_tb: skipping records of %s in run %r: %s", tag, run, e)
-                        rec = False
-                    except (tags.FormatError, ValueError, TypeError, AttributeError, OverflowError) as e:
-                        warn_once(("corrupt", run, tag), "cnn_tb: skipping unreadable %s record(s) in run %r: %s", tag, run, e)
-                        rec = False
-                    cache.put(key, rec, size(rec) if rec else 64)
+            for i, datum in enumerate(self._read_series(ctx, eid, run, tag)):
+                if not i % 8:
+                    self.foreground.give_way()  # a request someone waits on goes first
+                rec = self._made(datum, run, tag, make, (what, eid, run, tag), cache, size)
                 if rec:
                     out[datum.step] = (datum.wall_time, rec)  # a later record of the same step wins
         return [(step, w, rec) for step, (w, rec) in sorted(out.items())]
 
     def _pack_index(self, ctx, eid, run, step):
-        """The pack index record of ``step`` (format 2), or None when the run has none."""
+        """The pack index record of ``step`` (format 2), or None when the run has none.
+
+        The run's index is decoded whole once per version of the tag, except for
+        a first request about the last step (a page opening a run): that record
+        is read and decoded alone."""
         for fresh in (False, True):
             run_tags = self._require_run(ctx, eid, run, fresh=fresh)
             if tags.PACKS_TAG not in run_tags:
                 return None
             key = self._series_key(run_tags, tags.PACKS_TAG)
             index = self._derived.get(("packs", eid, run), key)
+            if index is None and step == key[0]:
+                one = self._record_of_step(ctx, eid, run, tags.PACKS_TAG, records.parse_pack_index, "record",
+                                           self._records, self._record_size, step, last=True)
+                if one is not None:
+                    return one
             if index is None:
                 index = dict(self._decoded_records(ctx, eid, run, tags.PACKS_TAG, records.parse_pack_index))
                 self._derived.put(("packs", eid, run), key, index)

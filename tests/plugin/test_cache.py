@@ -256,3 +256,57 @@ def test_collector_paused_pauses_and_resumes_only_what_it_paused():
         assert not gc.isenabled()  # was off: stays off
     finally:
         gc.enable()
+
+
+def _run(fn):
+    t = threading.Thread(target=fn, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_bulk_decode_gives_way_while_a_small_request_is_served():
+    fg = cache.Foreground(max_wait=60.0)
+    entered, leave = threading.Event(), threading.Event()
+
+    def small():
+        with fg.serving():
+            entered.set()
+            fg.give_way()  # its own thread never waits for itself
+            leave.wait(30)
+
+    a = _run(small)
+    assert entered.wait(10)
+    gave_way = []
+    b = _run(lambda: gave_way.append(fg.give_way()))
+    b.join(0.3)
+    assert b.is_alive() and not gave_way  # sleeping while the small request runs
+    leave.set()
+    a.join(10)
+    b.join(10)
+    assert not a.is_alive() and not b.is_alive() and gave_way == [None]
+    assert fg._count == 0
+    done = _run(fg.give_way)  # nothing served: returns at once
+    done.join(10)
+    assert not done.is_alive()
+
+
+def test_a_bulk_decode_waits_at_most_max_wait_a_call():
+    fg = cache.Foreground(max_wait=0.05)
+    entered, leave = threading.Event(), threading.Event()
+
+    def small():
+        with fg.serving():
+            entered.set()
+            leave.wait(60)
+
+    a = _run(small)
+    assert entered.wait(10)
+    b = _run(lambda: [fg.give_way() for _ in range(3)])  # a stream of small requests never stops it
+    b.join(30)
+    assert not b.is_alive()
+    leave.set()
+    a.join(10)
+    with pytest.raises(ValueError):
+        with fg.serving():
+            raise ValueError("a failed request")
+    assert fg._count == 0  # counted out on the way out of an error too

@@ -37,8 +37,11 @@ def logdir(tmp_path_factory):
     return root, info
 
 
-def _fresh_reader(root):
-    """``(FlowReader, its multiplexer, its data provider)`` over the event files of ``root``."""
+def _fresh_reader(root, pack_files=False):
+    """``(FlowReader, its multiplexer, its data provider)`` over the event files of
+    ``root``; ``pack_files``: reading format-2 pack files under ``root``."""
+    from cnn_tb.plugin.pack_files import PackFiles
+
     from tensorboard.backend.event_processing import data_provider as dp_module
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
@@ -46,7 +49,7 @@ def _fresh_reader(root):
     multiplexer.AddRunsFromDirectory(root)
     multiplexer.Reload()
     provider = dp_module.MultiplexerDataProvider(multiplexer, root)
-    return FlowReader(provider, downsample=0), multiplexer, provider
+    return FlowReader(provider, downsample=0, pack_files=PackFiles(root, "") if pack_files else None), multiplexer, provider
 
 
 
@@ -504,40 +507,78 @@ def test_epoch_records_are_kept_as_bytes_in_a_bounded_cache(tmp_path, ctx):
     assert python_size(rec) == sum(sys.getsizeof(x) for x in (rec, "a", "b", rec["a"], 1.5, 2.5, "xy"))
 
 
-def _count_listings(monkeypatch, provider):
-    """Calls of ``provider.list_tensors`` made on this thread (a stale listing is
-    refreshed on a background thread, which a slow machine may reach)."""
+def _count_calls(monkeypatch, provider, method="list_tensors", arg="plugin_name"):
+    """``kwargs[arg]`` of the calls of ``provider.<method>`` made on this thread (a
+    stale listing is refreshed on a background thread, which a slow machine may reach)."""
     import threading
 
-    calls, me, original = [], threading.current_thread(), provider.list_tensors
+    calls, me, original = [], threading.current_thread(), getattr(provider, method)
 
     def counting(*args, **kwargs):
         if threading.current_thread() is me:
-            calls.append(kwargs.get("plugin_name"))
+            calls.append(kwargs.get(arg))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(provider, "list_tensors", counting)
+    monkeypatch.setattr(provider, method, counting)
     return calls
 
 
+def _count_listings(monkeypatch, provider):
+    return _count_calls(monkeypatch, provider)
+
+
 def test_an_epoch_the_last_listing_knows_is_served_without_listing_the_runs(tmp_path, ctx, monkeypatch):
-    """/epoch of a step already listed asks the data provider for no listing (with
-    TensorBoard's Rust data server one took ~40 ms at 1,000 epochs); a step written
-    since is found with one fresh listing."""
+    """/epoch of a step already listed asks the data provider for nothing (with
+    TensorBoard's Rust data server a listing took ~40 ms at 1,000 epochs); a step
+    written since is read at once (one read of the epoch tag, no listing)."""
     root = str(tmp_path)
     run_dir = os.path.join(root, "a", "cnn_tb")
     fixture_writer.write_run(run_dir, steps=(-1, 0, 1))
     reader, multiplexer, provider = _fresh_reader(root)
     want = reader.epochs_impl(ctx, EID, "a/cnn_tb")
     calls = _count_listings(monkeypatch, provider)
+    reads = _count_calls(monkeypatch, provider, "read_tensors", "run_tag_filter")
     for i, step in enumerate(want["steps"]):
         assert reader.epoch_impl(ctx, EID, "a/cnn_tb", step) == want["epochs"][i]
-    assert calls == []
+    assert calls == [] and reads == []
     fixture_writer.write_run(run_dir, steps=(2,))
     multiplexer.Reload()
     got = reader.epoch_impl(ctx, EID, "a/cnn_tb", 2)
-    assert got["step"] == 2 and calls == [tags.PLUGIN_NAME]
-    assert reader.epoch_impl(ctx, EID, "a/cnn_tb", 2) == got and len(calls) == 1
+    assert got["step"] == 2 and calls == [] and [set(r.tags) for r in reads] == [{tags.EPOCH_TAG}]
+    assert reader.epoch_impl(ctx, EID, "a/cnn_tb", 2) == got and calls == []
     with pytest.raises(errors.NotFoundError, match="no complete epoch record at step 3"):
-        reader.epoch_impl(ctx, EID, "a/cnn_tb", 3)  # unknown: listed afresh, then refused
-    assert len(calls) == 2
+        reader.epoch_impl(ctx, EID, "a/cnn_tb", 3)  # unknown: read, then refused
+    assert calls == []
+
+
+def test_a_first_request_about_the_last_step_decodes_that_record_alone(tmp_path, ctx, monkeypatch):
+    """A page opening a long run asks for its last epoch (/epoch) and that epoch's
+    maps (/activations, through the pack index) beside /epochs: on a reader that
+    has decoded nothing yet, each reads the tag's last record alone (downsample 1:
+    the Rust data server then sends one record) and decodes that one, not every
+    epoch; the same answer as after /epochs has decoded them all."""
+    root = str(tmp_path)
+    steps = tuple(range(-1, 11))
+    fixture_writer.write_run(os.path.join(root, "a", "cnn_tb"), steps=steps, pack_files=True)
+    full, _, _ = _fresh_reader(root, pack_files=True)
+    want_epoch = full.epoch_impl(ctx, EID, "a/cnn_tb", 10)
+    want_maps = full.activations_impl(ctx, EID, "a/cnn_tb", 1, 10)
+    want_maps_3, want_epoch_4 = full.activations_impl(ctx, EID, "a/cnn_tb", 1, 3), full.epoch_impl(ctx, EID, "a/cnn_tb", 4)
+    assert want_epoch == full.epochs_impl(ctx, EID, "a/cnn_tb")["epochs"][-1]
+    reader, _, provider = _fresh_reader(root, pack_files=True)
+    decoded = []
+    original = records.decode_json
+    monkeypatch.setattr(records, "decode_json", lambda raw, what: decoded.append(what) or original(raw, what=what))
+    reads = _count_calls(monkeypatch, provider, "read_tensors", "downsample")
+    assert reader.epoch_impl(ctx, EID, "a/cnn_tb", 10) == want_epoch
+    assert reads == [1] and decoded == [f"{tags.EPOCH_TAG} step 10"]
+    assert reader.activations_impl(ctx, EID, "a/cnn_tb", 1, 10) == want_maps
+    assert reads == [1, 1] and decoded[1:] == [f"{tags.PACKS_TAG} step 10"]
+    # another step: the whole index, once (the last step's record is not decoded again)
+    assert reader.activations_impl(ctx, EID, "a/cnn_tb", 1, 3) == want_maps_3
+    packs_decoded = [w for w in decoded if w.startswith(tags.PACKS_TAG)]
+    assert sorted(packs_decoded) == sorted(f"{tags.PACKS_TAG} step {s}" for s in steps)
+    # an epoch not the last: one read of them all, one record decoded
+    del decoded[:]
+    assert reader.epoch_impl(ctx, EID, "a/cnn_tb", 4) == want_epoch_4
+    assert decoded == [f"{tags.EPOCH_TAG} step 4"] and reads[-1] == reader._downsample

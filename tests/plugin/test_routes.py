@@ -610,3 +610,32 @@ def test_feature_viz_image_with_a_truncated_pack_file_is_404(fviz_run, tmp_path)
     client = make_client(root)
     r = client.get(url("feature_viz_image", run=fviz_run["run"], step=1, layer="conv1"))
     assert r.status_code == 404 and "truncated" in r.get_data(as_text=True)
+
+
+def test_small_routes_are_served_as_foreground_and_bulk_ones_give_way(synthetic_logdir, monkeypatch):
+    """What a route counts as (cnn_tb.plugin.cache.Foreground): the routes that
+    decode a whole run's records (/epochs, /histograms, /pool) are bulk and give
+    way between records; every other route is a small request they give way to."""
+    client = make_client(synthetic_logdir[0])
+    reader = client.plugin.reader
+    seen = {}
+    for name in ("runs_impl", "run_impl", "epoch_json_impl", "activations_impl", "epochs_gzip_impl",
+                 "histograms_impl", "pool_gzip_impl", "probe_impl"):
+        original = getattr(reader, name)
+
+        def spy(*a, _name=name, _original=original, **k):
+            seen.setdefault(_name, reader.foreground._count)  # (run_impl is called by others too)
+            return _original(*a, **k)
+
+        monkeypatch.setattr(reader, name, spy)
+    gave_way = []
+    original_give_way = reader.foreground.give_way
+    monkeypatch.setattr(reader.foreground, "give_way", lambda: gave_way.append(1) or original_give_way())
+    run = "hostile/cnn_tb"
+    for route, params in [("runs", {}), ("run", {"run": run}), ("epoch", {"run": run, "step": 1}),
+                          ("activations", {"run": run, "probe": 0, "step": 1}), ("probe", {"run": run, "probe": 0}),
+                          ("epochs", {"run": run}), ("histograms", {"run": run, "layer": "conv1"}), ("pool", {"run": run})]:
+        client.get(url(route, **params))
+    assert seen == {"runs_impl": 1, "run_impl": 1, "epoch_json_impl": 1, "activations_impl": 1, "probe_impl": 1,
+                    "epochs_gzip_impl": 0, "histograms_impl": 0, "pool_gzip_impl": 0}
+    assert reader.foreground._count == 0 and gave_way  # the bulk decodes asked, between records
