@@ -10,11 +10,18 @@ frontend calls (``/runs``, ``/epochs`` with its size, ``/epoch`` of random
 steps, a cold ``/activations`` of a random step), TensorBoard's memory
 (resident once every epoch is listed, at the end, and its peak, over its
 process tree); and, with each loader, the CNN Flow tab in Chromium: page load
-to the flow drawn, slider steps and jumps (to epochs never shown where the run
+to the page ready, slider steps and jumps (to epochs never shown where the run
 has enough of them). The long run's numbers over the short run's say whether
 the page stays as fast at 1,000 epochs as at 10. Memory is flat when the long
 run's TensorBoard is close to the short run's: the plugin keeps no per-step
 state beyond its byte caps.
+
+The page load above comes after the routes were asked (the plugin's caches
+warm). "First load" (``--cold-rounds`` times per run and loader, the runs and
+loaders interleaved) is what a user sees: a TensorBoard started a moment
+before (every epoch listed, nothing asked of the plugin yet), the tab opened
+once in a new Chromium: to the flow drawn and to the page ready (the epoch bar
+with every epoch), from the page's start and from the plugin frame's start.
 """
 
 import argparse
@@ -45,6 +52,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--short", type=int, default=10)
     ap.add_argument("--probes", type=int, default=8)
+    ap.add_argument("--cold-rounds", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="cnn_tb_long_")
@@ -57,10 +65,31 @@ def main(argv=None):
             res = serving.serve_and_measure(log_dir, load_fast, steps, args.probes, n_warm=20, browser_fn=browser.measure)
             results[f"{n}/{load_fast}"] = res
             print(n, load_fast, json.dumps({k: v for k, v in res.items() if k != "routes"})[:600], flush=True)
+    cold = {f"{n}/{lf}": [] for n in (args.short, args.steps) for lf in ("false", "true")}
+    for r in range(args.cold_rounds):
+        order = [(n, lf) for n in (args.short, args.steps) for lf in ("false", "true")]
+        for n, lf in order if r % 2 == 0 else order[::-1]:
+            got = first_load(os.path.join(work, f"steps_{n}"), lf, n - 2)
+            cold[f"{n}/{lf}"].append(got)
+            print("first load", n, lf, json.dumps(got), flush=True)
+    for k, v in cold.items():
+        results[k]["first_load"] = v
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "long_run.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(table(results, args.short, args.steps))
+
+
+def first_load(log_dir, load_fast, last):
+    """:func:`browser.first_load` on a TensorBoard started for it, once every epoch is listed."""
+    tb = common.TensorBoard(log_dir, load_fast=load_fast, launcher=True, reload_interval=None)
+    try:
+        tb.wait_ready(poll=0.05)
+        tb.wait_for(f"{serving.PREFIX}/runs", lambda s, b: s == 200 and f'"last_step": {last}'.encode() in b, interval=0.1)
+        serving._settle(tb)
+        return browser.first_load(tb)
+    finally:
+        tb.stop()
 
 
 def _by_process(r):
@@ -86,7 +115,25 @@ def table(results, short, long):
                 f"{r.get('rss_end_bytes', 0) / 1e6:.0f} / {r['peak_rss_bytes'] / 1e6:.0f} MB | "
                 f"{_by_process(r)} |")
     rows.append("")
-    rows += ["| loader | epochs | page load to the flow drawn | epoch step p50 / p95 | jump p50 / p95 | cold jump p50 / p95 |",
+    rows += ["| loader | epochs | first load: page to the flow drawn | to the page ready | plugin frame to drawn / ready |",
+             "|---|---:|---:|---:|---:|"]
+    for lf in ("false", "true"):
+        med = {}
+        for n in (short, long):
+            loads = [x for x in results[f"{n}/{lf}"].get("first_load", []) if "drawn_ms" in x]
+            if not loads:
+                continue
+            med[n] = {k: common.median([x[k] for x in loads]) for k in loads[0]}
+            m = med[n]
+            rows.append(f"| load_fast={lf} | {n} | {m['drawn_ms']:.0f} ms | {m['ready_ms']:.0f} ms | "
+                        f"{m['frame_drawn_ms']:.0f} / {m['frame_ready_ms']:.0f} ms |")
+        if len(med) == 2:
+            a, b = med[short], med[long]
+            q = lambda k: b[k] / max(a[k], 1e-9)  # noqa: E731
+            rows.append(f"| load_fast={lf} | {long} / {short} | {q('drawn_ms'):.2f}x | {q('ready_ms'):.2f}x | "
+                        f"{q('frame_drawn_ms'):.2f}x / {q('frame_ready_ms'):.2f}x |")
+    rows.append("")
+    rows += ["| loader | epochs | page load to the page ready (caches warm) | epoch step p50 / p95 | jump p50 / p95 | cold jump p50 / p95 |",
              "|---|---:|---:|---:|---:|---:|"]
     for lf in ("false", "true"):
         got = {}

@@ -650,7 +650,9 @@ def test_seed_cnn_depth_chart_and_histograms(ui, served):
         ui.select(".depth-stat", stat)
         assert ui.frame.eval_on_selector(".depth-chart", "e => e.dataset.stat") == stat
         assert ui.frame.eval_on_selector(".ov-stat", "e => e.value") == stat
-    # the histogram picture of the layer before the output, one column per epoch
+    # the histogram picture of the layer before the output, one column per epoch (the
+    # view does not wait for histograms not loaded yet: they show when they come)
+    ui.frame.wait_for_function("() => document.querySelector('.hist-image') !== null")
     hist = ui.frame.eval_on_selector(".hist-image", "e => ({...e.dataset})")
     assert hist["layer"] == "dense" and int(hist["columns"]) == n_epochs and int(hist["drawn"]) == n_epochs
     (img,) = ui.canvases(".hist-image")

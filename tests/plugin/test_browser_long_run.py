@@ -4,7 +4,9 @@ Chromium, 1600x1000, a real TensorBoard).
 A synthetic run of a 150-convolution chain over 60 epochs (18,120 layer entries, more
 than the 12,000 /epochs serves in full): 40 epochs come complete, 20 as partial
 records. Showing a partial epoch fetches it whole (/epoch) and draws its own numbers;
-the charts over epochs use the complete ones. Screenshot: tests/artifacts/long_run_partial_epoch.png.
+the charts over epochs use the complete ones. The page draws the last epoch before
+/epochs is in. Screenshots: tests/artifacts/long_run_partial_epoch.png,
+long_run_drawn_before_epochs.png.
 Skipped when Chromium is missing, except under CI=true.
 """
 
@@ -101,6 +103,62 @@ def test_a_partial_epoch_is_fetched_whole_when_shown(ui, served):
     ui.frame.fill(".epoch-slider", str(full))
     ui.wait_render(before)
     assert float(_detail_value(ui, "mean")) == pytest.approx(0.1 * STEPS[full] + 0.2, rel=5e-3)
-    asked = _epoch_requests(ui)
+    # (the last epoch is asked for first, when the page opens: it draws from it while
+    # /epochs loads; see test_the_last_epoch_is_drawn_before_the_epochs_come)
+    first, *asked = _epoch_requests(ui)
+    assert first == STEPS[-1]
     assert STEPS[full] not in asked and set(asked) <= {STEPS[k] for k in partial}
     assert len(asked) == len(set(asked))  # each partial epoch is fetched once
+
+
+def test_the_last_epoch_is_drawn_before_the_epochs_come(served, ui):
+    """The page does not wait for /epochs (a long run's first one decodes every epoch
+    record): the flow is drawn from the last epoch's own record (/epoch) and its
+    maps, the epoch bar waits (disabled, one epoch) and the state is "drawn"; then
+    /epochs is asked for (held back here in the browser); once it is let through,
+    the same view is patched in place (the same canvas nodes, the same pixels: the
+    same epoch), the epoch bar has every epoch and the depth panel shows."""
+    flow_cells = ".flow canvas"
+    if True:  # a page of its own, in the module's Chromium
+        page = ui.page.context.browser.new_page(viewport=tbui.VIEWPORT)
+        try:
+            u = tbui.Ui(page)
+            held = []
+            u.page.route("**/data/plugin/cnn_tb/epochs?**", lambda route: held.append(route))
+            u.page.goto(served["tb"].url + "/#cnn_tb")
+            u.page.wait_for_function(
+                "() => [...document.querySelectorAll('iframe')].some(x => x.contentDocument && "
+                "x.contentDocument.querySelector('#cnn-tb[data-state=drawn]'))", timeout=30000)
+            for _ in range(200):  # asked for once the view is drawn
+                if held:
+                    break
+                u.page.wait_for_timeout(50)
+            assert held and u.app("app.epochs.provisional") is True and u.app("app.epochs.steps") == [STEPS[-1]]
+            assert _epoch_requests(u) == [STEPS[-1]]
+            bar = u.frame.eval_on_selector(".epoch-slider", "s => ({max: s.max, value: s.value, disabled: s.disabled})")
+            assert bar == {"max": "1", "value": "1", "disabled": True}  # the one epoch known, at the end
+            assert u.frame.eval_on_selector(".btn.play", "b => b.disabled") is True
+            label = u.frame.text_content(".step-label")
+            assert label == f"epoch {STEPS[-1] + 1} of {STEPS[-1] + 1}"
+            assert u.frame.eval_on_selector(".depth-panel", "e => e.hidden") is True
+            drawn = u.canvases(flow_cells)
+            assert len(drawn) >= 3 and all(c["distinct"] > 1 for c in drawn)
+            u.shot("long_run_drawn_before_epochs.png")
+            u.frame.evaluate(f"() => document.querySelectorAll('{flow_cells}').forEach((c) => (c.__first = true))")
+            for route in held:
+                route.continue_()
+            u.page.unroute("**/data/plugin/cnn_tb/epochs?**")
+            u.wait_run(RUN)
+            assert u.app("app.epochs.provisional === undefined") is True and len(u.app("app.epochs.steps")) == len(STEPS)
+            bar = u.frame.eval_on_selector(".epoch-slider", "s => ({max: s.max, value: s.value, disabled: s.disabled})")
+            assert bar == {"max": str(len(STEPS) - 1), "value": str(len(STEPS) - 1), "disabled": False}
+            assert u.frame.text_content(".step-label") == label
+            assert u.frame.eval_on_selector(".depth-panel", "e => e.hidden") is False
+            after = u.canvases(flow_cells)
+            assert [c["hash"] for c in after] == [c["hash"] for c in drawn]
+            kept = u.frame.evaluate(f"() => [...document.querySelectorAll('{flow_cells}')].every((c) => c.__first === true)")
+            assert kept is True  # patched in place, not rebuilt
+            u.frame.wait_for_function("() => document.querySelector('.hist-image') !== null")
+            assert not u.errors, u.errors
+        finally:
+            page.close()

@@ -116,7 +116,17 @@ export class Api {
 
   /** Activation histograms of one layer over the kept steps (cached per run and layer). */
   histograms(run, layer) {
-    return this._cached(this.hists, JSON.stringify([run, layer]), () => this.json("histograms", { run, layer }));
+    return this._cached(this.hists, JSON.stringify([run, layer]), () => {
+      const p = this.json("histograms", { run, layer });
+      p.then((data) => (p.loaded = data), () => {});
+      return p;
+    });
+  }
+
+  /** The histograms of a layer when they are loaded (undefined while loading or not asked for). */
+  loadedHistograms(run, layer) {
+    const p = this.hists.get(JSON.stringify([run, layer]));
+    return p ? p.loaded : undefined;
   }
 
   /** Decoded kernel pack of one conv layer at one step. */

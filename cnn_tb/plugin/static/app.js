@@ -86,6 +86,10 @@ export class FlowApp {
 
   setState(state) {
     this.root.dataset.state = state;
+    // when the page first showed a drawn view and first became ready (ms since the
+    // frame started loading): what a benchmark of the tab's first draw reads
+    if ((state === "drawn" || state === "ready") && this.firstDrawnMs === undefined) this.firstDrawnMs = performance.now();
+    if (state === "ready" && this.firstReadyMs === undefined) this.firstReadyMs = performance.now();
   }
 
   showError(err) {
@@ -335,7 +339,8 @@ export class FlowApp {
     this.root.dataset.renderCount = String(this.renderCount);
     this.timings.push({ step: this.step(), ms: performance.now() - started, cause });
     if (this.timings.length > 500) this.timings.shift();
-    this.setState("ready");
+    // "drawn": a long run's last epoch, drawn before /epochs is in (see loadRun)
+    this.setState(this.epochs.provisional ? "drawn" : "ready");
     this.prefetch();
   }
 

@@ -62,6 +62,17 @@ export async function selectRun(app, run) {
 
 /**
  * Load the info and epochs of `app.run` and render its last epoch.
+ *
+ * A long run's `/epochs` decodes every epoch record on the server (some 0.3 s
+ * at 1,000 epochs on a TensorBoard just started), and beside it every other
+ * request waits for Python's interpreter lock. So the flow view does not wait
+ * for it: it is drawn from the last epoch's own record (`/epoch` of the step
+ * `/runs` lists) and its maps, asked for beside `/run` (`app.epochs.provisional`:
+ * one epoch, the epoch bar disabled, the state "drawn"); `/epochs` is asked for
+ * then, and the view drawn again, in place, with every epoch (the state
+ * "ready"). Measured in Chromium (`benchmarks/long_run.py`): the first draw of a
+ * 1,000-epoch run as soon as a 10-epoch run's; asking for `/epochs` beside the
+ * rest made it 1.5x later.
  * @param {import("./app.js").FlowApp} app
  */
 export async function loadRun(app) {
@@ -69,10 +80,21 @@ export async function loadRun(app) {
   stopPlay(app);
   app.setState("loading");
   app.clearError();
+  const listed = app.runs.find((r) => r.run === run);
+  const last = listed ? listed.last_step : null;
+  const infoLoad = app.api.run(run);
+  let early = null;
+  if (last !== null && app.mode === "flow") {
+    early = app.api.epoch(run, last).catch(() => null);
+    app.api.activations(run, app.probe, last).catch(() => {}); // the maps it draws first, beside /run
+  }
   let info;
-  let epochs;
+  let rec = null;
+  let epochs = null;
   try {
-    [info, epochs] = await Promise.all([app.api.run(run), app.api.epochs(run)]);
+    info = await infoLoad;
+    rec = early && (await early);
+    if (!rec) epochs = await app.api.epochs(run);
   } catch (e) {
     if (run !== app.run) return;
     app.info = null;
@@ -84,20 +106,46 @@ export async function loadRun(app) {
   }
   if (run !== app.run) return;
   app.setInfo(info, app.info !== null && app.info.run === run);
+  app.knownRun = listed || null;
+  if (rec) {
+    const provisional = { run, steps: [last], epochs: [rec], provisional: true };
+    showEpochs(app, provisional, last);
+    await app.renderView();
+    if (run !== app.run || app.epochs !== provisional) return;
+    try {
+      epochs = await app.api.epochs(run);
+    } catch (e) {
+      if (run === app.run && app.epochs === provisional) {
+        app.setState("error");
+        app.showError(e);
+      }
+      return;
+    }
+    if (run !== app.run || app.epochs !== provisional) return; // another run, or the poll was first
+    showEpochs(app, epochs, app.step(), false);
+  } else showEpochs(app, epochs, null);
+  if (app.epochs && app.epochs.steps.length) await app.renderView();
+}
+
+/**
+ * Show `epochs` of the loaded run at `step` (null or not among them: the last);
+ * `probes`: build the probe strip too (not when it shows the run already).
+ * @param {import("./app.js").FlowApp} app
+ */
+function showEpochs(app, epochs, step, probes = true) {
   app.epochs = epochs;
   app.fixedRanges = null;
-  app.knownRun = app.runs.find((r) => r.run === run) || null;
   if (!epochs.steps.length) {
-    app.showEmpty(`Run "${run}" has no complete epoch yet`, "A step appears once its epoch record is written. Waiting for the first epoch (auto-reload).");
+    app.showEmpty(`Run "${app.run}" has no complete epoch yet`, "A step appears once its epoch record is written. Waiting for the first epoch (auto-reload).");
     return;
   }
-  app.idx = epochs.steps.length - 1;
+  const i = step === null ? -1 : epochs.steps.indexOf(step);
+  app.idx = i >= 0 ? i : epochs.steps.length - 1;
   const count = app.probeCount();
   if (app.probe >= count) app.probe = 0;
   if (app.probe2 !== null && app.probe2 >= count) app.probe2 = null;
   buildEpochBar(app);
-  buildProbeStrip(app);
-  await app.renderView();
+  if (probes) buildProbeStrip(app);
 }
 
 /**

@@ -26,14 +26,29 @@ function epochColor(t) {
 }
 
 /**
- * Fill `app.depthPanel` for the shown epoch.
+ * Fill `app.depthPanel` for the shown epoch. The view does not wait for
+ * histograms not loaded yet (a long run's first `/histograms` decodes every
+ * epoch record): the panel shows them when they come, if the view is the same.
  * @param {import("../app.js").FlowApp} app
  * @param {number} token render token; a newer render makes this one stop
+ * @param {string} key the view key (see dom.showBuilt)
+ * @param {boolean} wait wait for the histograms whether loaded or not
  */
-export async function renderDepthPanel(app, token, key) {
+export async function renderDepthPanel(app, token, key, wait = false) {
+  if (app.epochs.provisional) {
+    app.depthPanel.hidden = true; // lines for every epoch once they are in
+    return;
+  }
   const chart = depthChart(app);
   const hist = el("section", { class: "hist-section" });
-  await histogramSection(app, hist, token);
+  const layer = focusLayer(app);
+  if (!layer || wait || app.api.loadedHistograms(app.run, layer.name) !== undefined) await histogramSection(app, hist, token);
+  else {
+    histogramHead(hist, layer);
+    hist.append(el("p", { class: "muted hist-msg", text: "loading the histograms…" }));
+    const again = () => token === app.token && renderDepthPanel(app, token, key, true);
+    app.api.histograms(app.run, layer.name).then(again, again);
+  }
   if (token !== app.token) return;
   // an epoch change repaints the two pictures in place (see dom.morph)
   showBuilt(app.depthPanel, key, [chart, hist]);
@@ -128,9 +143,13 @@ function focusLayer(app) {
   return body.length ? body[body.length - 1] : logged[logged.length - 1] || null;
 }
 
+function histogramHead(box, layer) {
+  box.append(el("div", { class: "depth-head" }, [el("h4", { text: "Activation histogram over epochs" }), el("span", { class: "muted", text: layer ? layer.name : "" })]));
+}
+
 async function histogramSection(app, box, token) {
   const layer = focusLayer(app);
-  box.append(el("div", { class: "depth-head" }, [el("h4", { text: "Activation histogram over epochs" }), el("span", { class: "muted", text: layer ? layer.name : "" })]));
+  histogramHead(box, layer);
   if (!layer) return;
   let data;
   try {

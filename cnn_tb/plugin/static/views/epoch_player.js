@@ -37,7 +37,10 @@ export function buildEpochBar(app) {
   const n = app.epochs.steps.length;
   app.playBtn = el("button", { class: "btn play", text: app.playing ? "Pause" : "Play", title: "Animate over epochs (space); ← → step, ↑ ↓ layer" });
   app.playBtn.addEventListener("click", () => app.togglePlay());
-  app.slider = el("input", { class: "epoch-slider", attrs: { type: "range", min: 0, max: Math.max(0, n - 1), step: 1, "aria-label": "Epoch" } });
+  // (while a long run's last epoch is drawn before /epochs is in, the one epoch known
+  // is shown at the slider's end, where it will be)
+  const max = app.epochs.provisional ? 1 : Math.max(0, n - 1);
+  app.slider = el("input", { class: "epoch-slider", attrs: { type: "range", min: 0, max, step: 1, "aria-label": "Epoch" } });
   app.slider.value = String(app.idx);
   app.slider.addEventListener("input", () => app.setIdx(Number(app.slider.value)));
   app.stepText = el("span", { class: "step-label" });
@@ -61,6 +64,13 @@ export function buildEpochBar(app) {
   next.addEventListener("click", () => app.setIdx(app.idx + 1));
   app.metricsText = el("span", { class: "metrics" });
   app.stepText.title = "";
+  // a long run's last epoch drawn before /epochs is in: the controls wait for it
+  const pending = Boolean(app.epochs.provisional);
+  app.epochBar.classList.toggle("pending", pending);
+  for (const c of [app.playBtn, prev, app.slider, next, app.jumpInput, go]) {
+    c.disabled = pending;
+    if (pending) c.title = "loading the run's epochs…";
+  }
   app.epochBar.replaceChildren(
     app.playBtn,
     prev,
@@ -80,7 +90,7 @@ export function buildEpochBar(app) {
 export function updateEpochTexts(app) {
   const step = app.step();
   const n = app.epochs.steps.length;
-  app.slider.value = String(app.idx);
+  app.slider.value = String(app.epochs.provisional ? 1 : app.idx);
   const last = Math.max(...app.epochs.steps) + 1;
   app.stepText.textContent = step < 0 ? `untrained · ${last} epoch${last === 1 ? "" : "s"}` : `${stepLabel(step)} of ${last}`;
   app.stepText.title = `step ${step} (Keras epoch index) · ${app.idx + 1} of ${n} logged steps`;
