@@ -158,6 +158,7 @@ def _screenshot_inline_output(html, port, exe):
             page.eval_on_selector("iframe", "(f, port) => { f.src = 'http://127.0.0.1:' + port + '/#cnn_tb'; }", port)
             plugin = frame.frame_locator("iframe#plugin-frame, iframe").first
             plugin.locator("#cnn-tb[data-state=ready]").wait_for(timeout=60000)
+            plugin.locator(".hist-loading").first.wait_for(state="hidden", timeout=60000)  # histograms come after
             path = os.path.join(ARTIFACTS, "walkthrough_inline.png")
             page.screenshot(path=path)
             browser.close()

@@ -132,6 +132,8 @@ class Ui:
         return self.frame.evaluate(f"() => {{ const app = window.cnnTbApp; return {expr}; }}")
 
     def shot(self, name, full_page=False, docs=False):
+        # (the view does not wait for histograms not loaded yet: the picture does)
+        self.frame.wait_for_function("() => ![...document.querySelectorAll('.hist-loading')].some((e) => e.offsetParent !== null)")
         path = os.path.join(ARTIFACTS, name)
         self.page.mouse.move(VIEWPORT["width"] - 2, VIEWPORT["height"] - 2)  # no hover highlight in the picture
         self.page.screenshot(path=path, full_page=full_page)

@@ -45,7 +45,7 @@ export async function renderDepthPanel(app, token, key, wait = false) {
   if (!layer || wait || app.api.loadedHistograms(app.run, layer.name) !== undefined) await histogramSection(app, hist, token);
   else {
     histogramHead(hist, layer);
-    hist.append(el("p", { class: "muted hist-msg", text: "loading the histograms…" }));
+    hist.append(el("p", { class: "muted hist-msg hist-loading", text: "loading the histograms…" }));
     const again = () => token === app.token && renderDepthPanel(app, token, key, true);
     app.api.histograms(app.run, layer.name).then(again, again);
   }
