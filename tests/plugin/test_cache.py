@@ -264,18 +264,25 @@ def _run(fn):
     return t
 
 
-def test_a_bulk_decode_gives_way_while_a_small_request_is_served():
-    fg = cache.Foreground(max_wait=60.0)
+def _small_request(fg):
+    """``(thread, leave)``: a thread inside ``fg.serving()`` (entered when this returns)
+    until ``leave`` is set; it calls ``give_way`` itself first."""
     entered, leave = threading.Event(), threading.Event()
 
     def small():
         with fg.serving():
             entered.set()
             fg.give_way()  # its own thread never waits for itself
-            leave.wait(30)
+            leave.wait(60)
 
-    a = _run(small)
+    thread = _run(small)
     assert entered.wait(10)
+    return thread, leave
+
+
+def test_a_bulk_decode_gives_way_while_a_small_request_is_served():
+    fg = cache.Foreground(max_wait=60.0)
+    a, leave = _small_request(fg)
     gave_way = []
     b = _run(lambda: gave_way.append(fg.give_way()))
     b.join(0.3)
@@ -292,15 +299,7 @@ def test_a_bulk_decode_gives_way_while_a_small_request_is_served():
 
 def test_a_bulk_decode_waits_at_most_max_wait_a_call():
     fg = cache.Foreground(max_wait=0.05)
-    entered, leave = threading.Event(), threading.Event()
-
-    def small():
-        with fg.serving():
-            entered.set()
-            leave.wait(60)
-
-    a = _run(small)
-    assert entered.wait(10)
+    a, leave = _small_request(fg)
     b = _run(lambda: [fg.give_way() for _ in range(3)])  # a stream of small requests never stops it
     b.join(30)
     assert not b.is_alive()
