@@ -92,10 +92,10 @@ class LayerLogger:
         pool_examples: dataset examples (top pool images) per stored channel.
             Default 6.
         background: ``log`` returns once the probes' pass, the kernels, the
-            feature visualizations and the pool's pass are done (what reads the
-            model); the step's statistics, pictures, packs, the pool's analyses
-            and the event are made and written on a background thread while
-            training goes on. The
+            feature visualizations and a snapshot of the weights for the pool
+            are done (what reads the model); the step's statistics, pictures,
+            packs, the pool's pass (on that snapshot) and analyses and the event
+            are made and written on a background thread while training goes on. The
             next ``log``, :meth:`wait` and :meth:`close` wait for it; a step
             that fails there is reported (a warning) by the next of them.
             Default ``False`` (``log`` returns once the step is written); the

@@ -3,11 +3,12 @@ held-out pool at its steps, written and flushed.
 
 :class:`StepRunner` is the work of :meth:`cnn_tb.LayerLogger.log` for one
 attached model, in two parts: :meth:`StepRunner.prepare` does what needs the
-model as it is at the step (the probes' pass, the kernels, the pool's pass,
-each kind's ``prepare``: the feature visualizations) and must run before
-training goes on; :meth:`StepRunner.finish` turns the result into values and
-writes them (numpy, Pillow, zlib and file work only), so it can run on a
-background thread while training goes on. The logger around it checks the
+model as it is at the step (the probes' pass, the kernels, a snapshot of the
+weights for the pool's pass, each kind's ``prepare``: the feature
+visualizations) and must run before training goes on; :meth:`StepRunner.finish`
+turns the result into values and writes them (the reductions of the probes'
+pass and the pool's pass on its snapshot, then numpy, Pillow, zlib and file
+work), so it can run on a background thread while training goes on. The logger around it checks the
 arguments, counts failures and keeps the training time between steps.
 """
 
@@ -25,7 +26,7 @@ class Prepared:
 
     def __init__(self, data, pool_pass, clock, kernels):
         self.data = data  # the Step (its kernels filled in by finish)
-        self.pool_pass = pool_pass  # the pool's PoolResult (analysed in finish), or None
+        self.pool_pass = pool_pass  # the weights the pool's pass runs on in finish, or None
         self.clock = clock
         self.kernels = kernels  # KernelTracker.snapshot()
 
@@ -97,7 +98,10 @@ class StepRunner:
         clock.lap("prepare")
         pool_pass = None
         if self.pool_logger is not None and self.pool_logger.due(step, pool):
-            pool_pass = self._pool_guarded(step, self.pool_logger.forward)
+            # the pool's pass runs in finish, on the weights as they are now: a
+            # snapshot is cheap (TensorFlow's reads are copy-on-write), the pass is
+            # not (the seed CNN's 512 pool images: ~100 ms in this hook before)
+            pool_pass = self._pool_guarded(step, self.pool_logger.snapshot)
             clock.lap("pool")
         return Prepared(data, pool_pass, clock, kernels)
 
@@ -120,10 +124,11 @@ class StepRunner:
     def finish(self, prepared):
         """Turn a prepared step into values and write them (one write); the seconds of each phase.
 
-        Reads nothing of the model, so it may run on a background thread while
-        training goes on: its only backend op is the reductions of the probes'
-        pass (statistics, histograms, each kind's ``device``), one compiled
-        function of the pass's tensors, kept on the device since ``prepare``.
+        Reads nothing of the model as it is now, so it may run on a background
+        thread while training goes on: its backend ops are the reductions of the
+        probes' pass (statistics, histograms, each kind's ``device``), one compiled
+        function of the pass's tensors, kept on the device since ``prepare``, and
+        the pool's pass on the snapshot of the weights ``prepare`` took.
 
         Raises:
             Exception: whatever failed; nothing of the step is written then
@@ -147,7 +152,10 @@ class StepRunner:
         clock.lap("encoding")
         pool_values = []
         if prepared.pool_pass is not None and self.pool_logger is not None:
-            pool_values = self._pool_guarded(data.step, self._pool_values, data.step, prepared.pool_pass, done=True) or []
+            result = self._pool_guarded(data.step, self.pool_logger.forward, prepared.pool_pass)
+            clock.lap("pool_pass")
+            if result is not None:
+                pool_values = self._pool_guarded(data.step, self._pool_values, data.step, result, done=True) or []
             clock.lap("pool_values")
         picture_values, clock.timings["rendering"] = pictures.result()
         clock.lap("waiting_for_rendering")

@@ -52,9 +52,14 @@ class ModelFunction:
         background: compile in a background thread, running eagerly until done.
         host: results come back as numpy (else as the backend's tensors, on the
             device, for another function to take).
+        snapshots: the function is called inside ``keras.StatelessScope`` (on a
+            :func:`snapshot` of the weights) and stays compiled there: with
+            TensorFlow the variables' values are then passed in as arguments, as
+            with JAX (else a ``tf.function`` would read the variables themselves,
+            so such a call runs eagerly).
     """
 
-    def __init__(self, model, fn, compile=True, background=True, host=True):
+    def __init__(self, model, fn, compile=True, background=True, host=True, snapshots=False):
         self.model = model
         self.fn = fn
         self.backend = name()
@@ -62,6 +67,13 @@ class ModelFunction:
         self._eager = fn
         self._compiled = None
         self._compiling = None
+        self.snapshots = bool(snapshots) and self.backend == "tensorflow" and model is not None
+        variables = list(model.variables) if model is not None else []
+
+        def stateless(values, *args):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return fn(*args)
+
         if self.backend == "tensorflow" and compile:
             import tensorflow as tf
 
@@ -69,15 +81,17 @@ class ModelFunction:
             # no Python branch on a tensor), as Keras' own trainer compiles layers
             # (``do_not_convert``); AutoGraph's source rewriting of every function
             # the pass calls was most of the tracing time (seed CNN: ~11 of 15 s).
-            self._make = lambda: tf.function(fn, reduce_retracing=True, autograph=False)
+            if self.snapshots:
+
+                def make():
+                    traced = tf.function(stateless, reduce_retracing=True, autograph=False)
+                    return lambda *args: traced([v.value for v in variables], *args)
+
+                self._make = make
+            else:
+                self._make = lambda: tf.function(fn, reduce_retracing=True, autograph=False)
         elif self.backend == "jax" and compile:
             import jax
-
-            variables = list(model.variables) if model is not None else []
-
-            def stateless(values, *args):
-                with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                    return fn(*args)
 
             def make():
                 jitted = jax.jit(stateless)
@@ -123,7 +137,7 @@ class ModelFunction:
         # a tf.function would read the variables themselves: TensorFlow runs such
         # a call eagerly, where the scope applies. (JAX's compiled function takes
         # the variables' values as arguments; PyTorch runs eagerly.)
-        stateless = self.backend == "tensorflow" and _in_stateless_scope()
+        stateless = self.backend == "tensorflow" and not self.snapshots and _in_stateless_scope()
         if self._compiled is not None and not stateless:
             return keras.tree.map_structure(self._out, self._compiled(*args))
         if self._make is not None and not self.background and not stateless:

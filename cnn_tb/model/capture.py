@@ -218,12 +218,15 @@ class Capture:
             training goes on): :meth:`run` returns once the pass itself is done,
             its tensors kept on the device until then. Default False (one
             compiled function: the pass and ``device_fn``).
+        snapshots: the pass is run inside ``keras.StatelessScope`` on a snapshot
+            of the weights, and stays compiled there
+            (:class:`~cnn_tb.model.backend.ModelFunction`).
     Raises:
         ValueError: a layer name the model does not have, or a Grad-CAM layer
             without an image-shaped output.
     """
 
-    def __init__(self, model, layers, gradcam_layers=(), device_fn=None, reduce_later=False):
+    def __init__(self, model, layers, gradcam_layers=(), device_fn=None, reduce_later=False, snapshots=False):
         graph.require_graph_model(model)
         infos = {i.name: i for i in graph.walk(model)}
         missing = [n for n in list(layers) + list(gradcam_layers) if n not in infos]
@@ -242,6 +245,7 @@ class Capture:
         self._run = _GraphRun(model, self.layers, self.gradcam_layers, out_layer, logits_of)
         self.device_fn = device_fn or (lambda t: {"acts": t.acts, "cams": t.cams, "cams_true": t.cams_true})
         self.reduce_later = bool(reduce_later)
+        self.snapshots = bool(snapshots)
         self._fns = {}  # with / without labels -> compiled function
         self._reduces = {}  # reduce_later: with / without labels -> the compiled device_fn
 
@@ -300,7 +304,8 @@ class Capture:
         lab = np.zeros(len(x), np.int32) if labels is None else np.asarray(labels, np.int32)
         if use_labels not in self._fns:
             self._fns[use_labels] = backend.ModelFunction(
-                self.model, lambda x, lab: self._forward(x, lab, use_labels), host=not self.reduce_later
+                self.model, lambda x, lab: self._forward(x, lab, use_labels), host=not self.reduce_later,
+                snapshots=self.snapshots,
             )
         probs, pred, device = self._fns[use_labels](x, lab)
         reduce = None

@@ -107,7 +107,8 @@ class PoolCapture:
             g for g in (tuple(n for n in group if n in self.example_channels) for group in self.map_groups) if g
         ]
         self.batch = batch_size(self.infos, n)
-        self.capture = Capture(model, [i.name for i in self.infos], (), device_fn=self._device)
+        # run on a snapshot of the weights, on the thread that finishes the step
+        self.capture = Capture(model, [i.name for i in self.infos], (), device_fn=self._device, snapshots=True)
 
     def _device(self, t):
         # reduce each layer first, then stack the small results: stacking whole

@@ -23,7 +23,7 @@ import numpy as np
 from cnn_tb import event_writer, render
 from cnn_tb.contract import packs, pool_records, records, tags
 from cnn_tb.contract.tags import INPUT, MAP, TAGS, VECTOR
-from cnn_tb.model import graph
+from cnn_tb.model import backend, graph
 from cnn_tb.model.receptive_field import receptive_fields
 from cnn_tb.pool import examples as examples_lib
 from cnn_tb.pool import projector
@@ -147,11 +147,21 @@ class PoolLogger:
 
     # --------------------------------------------------------------------- run
 
-    def forward(self):
-        """The pool's pass through the model as it is now
-        (:class:`~cnn_tb.pool.capture.PoolResult`, numpy): the part that must run
-        before training goes on."""
-        return self.capture.run(self.x, self.pool.labels)
+    def snapshot(self):
+        """The model's weights as they are now (:func:`cnn_tb.model.backend.snapshot`:
+        copy-on-write reads with TensorFlow), for :meth:`forward` on another thread
+        while training goes on: what the pool needs before training goes on."""
+        return backend.snapshot(self.ctx.model)
+
+    def forward(self, weights=None):
+        """The pool's pass through the model (:class:`~cnn_tb.pool.capture.PoolResult`,
+        numpy): as it is now, or with ``weights`` (:meth:`snapshot`), on any thread."""
+        if weights is None:
+            return self.capture.run(self.x, self.pool.labels)
+        import keras
+
+        with keras.StatelessScope(state_mapping=weights):
+            return self.capture.run(self.x, self.pool.labels)
 
     def analyse(self, step, result):
         """Every host-side analysis of a pass (:class:`PoolStep`): numpy only, so it

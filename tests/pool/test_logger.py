@@ -271,7 +271,9 @@ def test_a_tf_data_pool_is_read_once(tmp_path, pool_data):
 
 @pytest.mark.parametrize(
     "part, background",
-    [("forward", False), ("analyse", False), ("analyse", True)],  # the pass (caller's thread), its analysis (finish)
+    # the snapshot (caller's thread), the pass on it and its analysis (finish, on the
+    # caller's thread or the background one)
+    [("snapshot", False), ("forward", False), ("forward", True), ("analyse", False), ("analyse", True)],
 )
 def test_a_failing_pool_warns_and_the_step_is_still_written(tmp_path, pool_data, monkeypatch, part, background):
     x, y = pool_data
@@ -295,3 +297,36 @@ def test_a_failing_pool_warns_and_the_step_is_still_written(tmp_path, pool_data,
     logger.close()
     log = LogDir(str(tmp_path))
     assert sorted(log.scalars(RUN, "activation_stats/conv1/mean")) == [0, 1, 2, 3]
+
+
+def test_the_pool_pass_runs_on_the_weights_of_its_step(tmp_path, pool_data):
+    """The hook takes a snapshot of the weights (cheap: TensorFlow's reads are
+    copy-on-write) and the pool's pass runs in ``finish``, on a background thread
+    while training goes on: its numbers are those of the model at the step, however
+    the weights change before the pass runs; compiled there, as it is outside."""
+    from cnn_tb.model import backend as backend_lib
+
+    keras.utils.set_random_seed(11)
+    x, y = pool_data
+    model = tiny_model(10, 16)
+    logger = cnn_tb.LayerLogger(str(tmp_path), x[:2], kinds=("stats",), pool=(x, y), background=False).attach(model)
+    steps = logger._steps
+    at_step = keras.ops.convert_to_numpy(model(x, training=False))
+    for step in (0, 1):  # the first pass compiles (in the background with TensorFlow); then compiled
+        prepared = steps.prepare(step, {})
+        before = [w.copy() for w in model.get_weights()]
+        model.set_weights([w * -1.5 for w in before])  # "training" before finish runs
+        changed = keras.ops.convert_to_numpy(model(x, training=False))
+        assert (changed.argmax(1) != at_step.argmax(1)).any()
+        timings = steps.finish(prepared)
+        assert timings["pool_pass"] > 0
+        model.set_weights(before)
+        steps.pool_logger.capture.capture.wait_compiled(timeout=300)
+    fn = next(iter(steps.pool_logger.capture.capture._fns.values()))
+    assert fn.compiled and (fn.snapshots or backend_lib.name() != "tensorflow")
+    logger.close()
+    pool, _, _ = read_pool(str(tmp_path))
+    for step in (0, 1):
+        rec, pack = pool[step]
+        np.testing.assert_array_equal(pack["/pred"][0], at_step.argmax(axis=1))
+        np.testing.assert_allclose(packs.value(pack, "/confidence"), at_step.max(axis=1), atol=0.5 / 255 + 1e-6)
