@@ -26,7 +26,7 @@ class Prepared:
 
     def __init__(self, data, pool_pass, clock, kernels):
         self.data = data  # the Step (its kernels filled in by finish)
-        self.pool_pass = pool_pass  # the weights the pool's pass runs on in finish, or None
+        self.pool_pass = pool_pass  # the pool's pass for finish to run (see StepRunner._pool_pass), or None
         self.clock = clock
         self.kernels = kernels  # KernelTracker.snapshot()
 
@@ -98,10 +98,7 @@ class StepRunner:
         clock.lap("prepare")
         pool_pass = None
         if self.pool_logger is not None and self.pool_logger.due(step, pool):
-            # the pool's pass runs in finish, on the weights as they are now: a
-            # snapshot is cheap (TensorFlow's reads are copy-on-write), the pass is
-            # not (the seed CNN's 512 pool images: ~100 ms in this hook before)
-            pool_pass = self._pool_guarded(step, self.pool_logger.snapshot)
+            pool_pass = self._pool_guarded(step, self._pool_pass)
             clock.lap("pool")
         return Prepared(data, pool_pass, clock, kernels)
 
@@ -152,7 +149,7 @@ class StepRunner:
         clock.lap("encoding")
         pool_values = []
         if prepared.pool_pass is not None and self.pool_logger is not None:
-            result = self._pool_guarded(data.step, self.pool_logger.forward, prepared.pool_pass)
+            result = self._pool_guarded(data.step, prepared.pool_pass)
             clock.lap("pool_pass")
             if result is not None:
                 pool_values = self._pool_guarded(data.step, self._pool_values, data.step, result, done=True) or []
@@ -162,6 +159,18 @@ class StepRunner:
         self._write(data.step, picture_values + pool_values + values)  # the epoch record stays last
         clock.lap("writing")
         return clock.done()
+
+    def _pool_pass(self):
+        """The pool's pass as a function for ``finish``: on the weights as they are
+        now, a snapshot (cheap: TensorFlow's reads are copy-on-write; the pass is
+        not: the seed CNN's 512 pool images, ~100 ms in the hook before). A model
+        trained under a distribution strategy (mirrored or sharded variables) has
+        its pass run now, as the probes' is."""
+        if backend.distributed(self.ctx.model):
+            result = self.pool_logger.forward()
+            return lambda: result
+        weights = self.pool_logger.snapshot()
+        return lambda: self.pool_logger.forward(weights)
 
     def _pool_values(self, step, pool_pass):
         return self.pool_logger.values(self.pool_logger.analyse(step, pool_pass))
