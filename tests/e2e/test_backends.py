@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cnn_tb.contract import packs, records
+from cnn_tb.contract.tags import RUN_NAME as RUN
 from tests.support.tb_data import LogDir
 from tests.support.tb_server import REPO
 
@@ -73,12 +74,14 @@ def logged(tmp_path_factory):
             weights[i] = np.abs(weights[i]) + 0.5
     np.savez(root / "weights.npz", **{f"w{i}": w for i, w in enumerate(weights)})
     np.save(root / "probes.npy", rng.random((3, 16, 12, 3), dtype=np.float32))
+    np.save(root / "pool.npy", rng.random((24, 16, 12, 3), dtype=np.float32))
     out = {}
     for backend in BACKENDS:
         if not _available(backend):
             continue
         log_dir = root / backend
-        args = [sys.executable, SCRIPT, str(root / "weights.npz"), str(root / "probes.npy"), str(log_dir)]
+        args = [sys.executable, SCRIPT, str(root / "weights.npz"), str(root / "probes.npy"), str(root / "pool.npy"),
+                str(log_dir)]
         if backend != "tensorflow":
             args.append("--no-tensorflow")
         proc = subprocess.run(args, env=_env(backend), capture_output=True, text=True, timeout=600)
@@ -91,6 +94,17 @@ def logged(tmp_path_factory):
 
         ci.require(False, f"Keras backends {sorted(set(BACKENDS) - set(out))}")
     return out
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_pool_values_equal_the_tensorflow_backend(logged, backend):
+    """The held-out pool's pass (on a snapshot of the weights, in keras.StatelessScope,
+    compiled on TensorFlow and JAX) gives the same accuracy and class separation."""
+    ref, got = logged["tensorflow"], logged[backend]
+    tags_ = [t for t in ref.tags("scalars", "scalars")[RUN] if t.startswith("class_separation/")] + ["predictions/pool_accuracy"]
+    assert len(tags_) >= 5
+    for tag in tags_:
+        assert got.scalars(RUN, tag)[0] == pytest.approx(ref.scalars(RUN, tag)[0], abs=1e-6), tag
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

@@ -1,10 +1,11 @@
 """Log one step of a fixed model on the Keras backend of ``KERAS_BACKEND``.
 
-Usage: backend_values.py WEIGHTS.npz PROBES.npy LOG_DIR [--no-tensorflow]
+Usage: backend_values.py WEIGHTS.npz PROBES.npy POOL.npy LOG_DIR [--no-tensorflow]
 
 The model is built here, its weights set from WEIGHTS.npz (``w0``, ``w1``, ...
 in ``model.weights`` order), and ``cnn_tb.log_layers`` logs ``PROBES.npy`` at
-step 0. ``--no-tensorflow`` makes ``import tensorflow`` fail in this process,
+step 0, with ``POOL.npy`` as the held-out pool (labels ``i % 4``: its pass runs
+on a snapshot of the weights, in ``keras.StatelessScope``). ``--no-tensorflow`` makes ``import tensorflow`` fail in this process,
 as in an environment where it is not installed.
 """
 
@@ -33,7 +34,7 @@ def build(keras):
 
 
 def main():
-    weights_path, probes_path, log_dir = sys.argv[1:4]
+    weights_path, probes_path, pool_path, log_dir = sys.argv[1:5]
     import keras
 
     import cnn_tb
@@ -43,7 +44,9 @@ def main():
         model.set_weights([w[f"w{i}"] for i in range(len(model.weights))])
     images = np.load(probes_path)
     probes = cnn_tb.Probes(images, labels=[i % 4 for i in range(len(images))], class_names=list("abcd"))
-    ok = cnn_tb.log_layers(model, probes, log_dir, step=0)
+    pool_images = np.load(pool_path)
+    pool = cnn_tb.Probes(pool_images, labels=[i % 4 for i in range(len(pool_images))], class_names=list("abcd"))
+    ok = cnn_tb.log_layers(model, probes, log_dir, step=0, pool=pool)
     print("BACKEND", keras.backend.backend(), "WRITTEN", ok, "TENSORFLOW", "tensorflow" in sys.modules
           and sys.modules["tensorflow"] is not None, flush=True)
 
