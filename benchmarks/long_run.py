@@ -66,8 +66,8 @@ def main(argv=None):
             results[f"{n}/{load_fast}"] = res
             print(n, load_fast, json.dumps({k: v for k, v in res.items() if k != "routes"})[:600], flush=True)
     cold = {f"{n}/{lf}": [] for n in (args.short, args.steps) for lf in ("false", "true")}
+    order = [(n, lf) for n in (args.short, args.steps) for lf in ("false", "true")]
     for r in range(args.cold_rounds):
-        order = [(n, lf) for n in (args.short, args.steps) for lf in ("false", "true")]
         for n, lf in order if r % 2 == 0 else order[::-1]:
             got = first_load(os.path.join(work, f"steps_{n}"), lf, n - 2)
             cold[f"{n}/{lf}"].append(got)

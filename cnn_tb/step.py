@@ -166,11 +166,12 @@ class StepRunner:
         not: the seed CNN's 512 pool images, ~100 ms in the hook before). A model
         trained under a distribution strategy (mirrored or sharded variables) has
         its pass run now, as the probes' is."""
+        pool = self.pool_logger
         if backend.distributed(self.ctx.model):
-            result = self.pool_logger.forward()
+            result = pool.forward()
             return lambda: result
-        weights = self.pool_logger.snapshot()
-        return lambda: self.pool_logger.forward(weights)
+        weights = pool.snapshot()
+        return lambda: pool.forward(weights)
 
     def _pool_values(self, step, pool_pass):
         return self.pool_logger.values(self.pool_logger.analyse(step, pool_pass))

@@ -113,7 +113,8 @@ class Foreground:
                 self._count -= 1
 
     def give_way(self):
-        """Sleep while :meth:`busy` (not in a small request's own thread), at most ``max_wait`` s."""
+        """Sleep while a small request is being served by another thread (not in a
+        small request's own thread), at most ``max_wait`` s."""
         if getattr(self._local, "foreground", False) or not self._count:
             return
         end = time.monotonic() + self.max_wait

@@ -10,6 +10,7 @@ with its traceback) and answered ``503`` with a message, never an opaque
 ``500``. The API is documented in ``API.md`` beside this file.
 """
 
+import contextlib
 import os
 import re
 
@@ -111,9 +112,7 @@ def _route(handler=None, *, bulk=False):
                 request, "only GET is supported", "text/plain", code=405, headers=[("Allow", "GET, HEAD")]
             )
         try:
-            if bulk:
-                return handler(self, request, _Params(request))
-            with self._reader.foreground.serving():
+            with contextlib.nullcontext() if bulk else self._reader.foreground.serving():
                 return handler(self, request, _Params(request))
         except errors.PublicError:
             raise  # TensorBoard's application answers it with its status and message

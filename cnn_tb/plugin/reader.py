@@ -137,10 +137,10 @@ class FlowReader(PoolReader, FeatureVizReader, HistogramReader, CachedSource):
         alone (the page draws a long run's last epoch from it while ``/epochs``
         decodes them all)."""
         run_tags = self._require_run(ctx, eid, run)
-        built = self._derived.get(("epochs", eid, run), self._series_key(run_tags, tags.EPOCH_TAG))
+        key = self._series_key(run_tags, tags.EPOCH_TAG)  # (max_step, max_wall_time) or None
+        built = self._derived.get(("epochs", eid, run), key)
         wall_time = built["wall_times"].get(step) if built else None
-        series = run_tags.get(tags.EPOCH_TAG)
-        last = series is not None and series.max_step == step
+        last = key is not None and key[0] == step
         enc = self._encoded_record(ctx, eid, run, *_EPOCH_JSON, step, wall_time, last=last)
         if enc is None:
             raise errors.NotFoundError(f"run {run!r} has no complete epoch record at step {step}")
